@@ -1,0 +1,24 @@
+"""costmodel: FLOP, byte and communication formulas for sizing MoE LLM inference deployments.
+
+Flat public API, so a notebook reads ``cm.estimate(...)``. All quantities are SI floats
+(bytes, FLOP, seconds, bytes/s, FLOP/s); names carry the unit.
+"""
+
+from .architecture import Model, load_model, model_from_hf_config, model_ids, official_params, param_breakdown
+from .comm import all_gather_s, all_reduce_s, all_to_all_s, p2p_s, reduce_scatter_s
+from .flops import attention_core_flops, decode_flops, linear_flops_per_token, prefill_flops
+from .hardware import Efficiency, Hardware, hardware_ids, load_hardware, resolve_efficiency
+from .memory import activation_bytes_per_gpu, kv_bytes_per_gpu, memory_bytes_per_gpu, weight_bytes_per_gpu
+from .perf import Estimate, estimate, evaluate, experts_active_fraction, validate
+from .strategy import Plan, Violation, Workload
+from .units import GB, GiB, TB, CostModelError
+
+__all__ = [
+    "Model", "load_model", "model_from_hf_config", "model_ids", "official_params", "param_breakdown",
+    "all_gather_s", "all_reduce_s", "all_to_all_s", "p2p_s", "reduce_scatter_s",
+    "attention_core_flops", "decode_flops", "linear_flops_per_token", "prefill_flops",
+    "Efficiency", "Hardware", "hardware_ids", "load_hardware", "resolve_efficiency",
+    "activation_bytes_per_gpu", "kv_bytes_per_gpu", "memory_bytes_per_gpu", "weight_bytes_per_gpu",
+    "Estimate", "estimate", "evaluate", "experts_active_fraction", "validate",
+    "Plan", "Violation", "Workload", "GB", "GiB", "TB", "CostModelError",
+]

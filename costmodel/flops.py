@@ -1,0 +1,54 @@
+"""FLOP counts (dense: one multiply-add = 2 FLOP). Whole-model totals; SI unit FLOP.
+
+Classes used by the roofline: ``dense`` (attention projections, dense FFNs, shared experts,
+router), ``attention`` (scores and weighted sums over the context), ``experts`` (routed experts,
+k per token), ``lm_head`` (one vocabulary projection per generated position).
+Embedding lookups and norms cost no matmul FLOPs and are left out.
+"""
+
+from __future__ import annotations
+
+from .architecture import Model, param_breakdown
+
+
+def linear_flops_per_token(m: Model) -> dict[str, float]:
+    """Matmul FLOPs one token costs over all layers: 2 x active parameters, by class."""
+    p = param_breakdown(m, active=True)
+    return {
+        "dense": 2.0 * (p["attention"] + p["dense_mlp"] + p["shared_experts"] + p["router"]),
+        "experts": 2.0 * p["routed_experts"],
+    }
+
+
+def lm_head_flops(m: Model) -> float:
+    """Logits for one position: 2 V d."""
+    return 2.0 * m.vocab_size * m.d_model
+
+
+def attention_head_dims(m: Model) -> tuple[int, int]:
+    """(d_qk, d_v): query-key and value widths of one head."""
+    return (m.head_dim, m.v_head_dim) if m.attention == "mla" else (m.head_dim, m.head_dim)
+
+
+def attention_core_flops(m: Model, new_tokens, past_tokens=0) -> float:
+    """Scores (QK^T) and weighted sum (AV) for new_tokens attending causally to all earlier tokens.
+
+    Token i (1-based) of the new ones sees past_tokens + i positions, so the positions sum to
+    q p + q (q + 1) / 2 for q new and p past tokens: causal prefill is about half the full square.
+    FLOPs = 2 n_h (d_qk + d_v) x that sum x L.
+    """
+    d_qk, d_v = attention_head_dims(m)
+    positions = new_tokens * past_tokens + new_tokens * (new_tokens + 1) / 2
+    return 2.0 * m.num_heads * (d_qk + d_v) * positions * m.num_layers
+
+
+def prefill_flops(m: Model, batch, input_len) -> float:
+    """Whole-batch prefill: B [S (dense + experts) + causal attention(S) + one LM head]."""
+    per_token = sum(linear_flops_per_token(m).values())
+    return batch * (input_len * per_token + attention_core_flops(m, input_len) + lm_head_flops(m))
+
+
+def decode_flops(m: Model, batch, context_len) -> float:
+    """One decode step of B sequences whose new token sees context_len positions (itself included)."""
+    per_token = sum(linear_flops_per_token(m).values())
+    return batch * (per_token + attention_core_flops(m, 1, context_len - 1) + lm_head_flops(m))

@@ -1,0 +1,163 @@
+"""Parallel plans, workloads and the validity rules a plan must pass.
+
+Plan convention (Megatron-Core "MoE parallel folding"): tp attention tensor parallel, dp attention
+data parallel (independent replicas are more dp), pp pipeline stages, ep expert parallel, etp expert
+tensor parallel. GPUs = tp x dp x pp. Inside a stage the same tp x dp GPUs hold the experts:
+ep x etp must divide tp x dp and the quotient edp is the expert data-parallel (replica) degree.
+Rank order inside a stage: tp fastest, then dp; for experts etp fastest, then ep, then edp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .units import check_choice, dtype_bytes, positive_int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One parallel plan; ``microbatches`` splits each replica's batch for the pipeline."""
+
+    tp: int
+    dp: int
+    pp: int
+    ep: int
+    etp: int = 1
+    microbatches: int = 1
+
+    def __post_init__(self):
+        for name in ("tp", "dp", "pp", "ep", "etp", "microbatches"):
+            positive_int(name, getattr(self, name))
+
+    @property
+    def gpus(self) -> int:
+        """GPUs = tp x dp x pp."""
+        return self.tp * self.dp * self.pp
+
+    @property
+    def edp(self) -> float:
+        """Expert data-parallel degree (tp x dp) / (ep x etp); not whole when the plan is invalid."""
+        return self.tp * self.dp / (self.ep * self.etp)
+
+    def label(self) -> str:
+        text = f"TP{self.tp} DP{self.dp} PP{self.pp} EP{self.ep}"
+        text += f" ETP{self.etp}" if self.etp > 1 else ""
+        return text + (f" mb{self.microbatches}" if self.microbatches > 1 else "")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """B sequences of input_len prompt tokens and output_len generated tokens, with dtypes."""
+
+    batch: int
+    input_len: int
+    output_len: int
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+
+    def __post_init__(self):
+        positive_int("batch", self.batch)
+        positive_int("input_len", self.input_len)
+        positive_int("output_len", self.output_len)
+        check_choice("weight_dtype", self.weight_dtype, ("fp8", "bf16", "fp16"))
+        check_choice("kv_dtype", self.kv_dtype, ("fp8", "bf16", "fp16"))
+
+    @property
+    def context_len(self) -> int:
+        """Full context S_in + S_out, the length the KV cache is sized for."""
+        return self.input_len + self.output_len
+
+    @property
+    def mean_decode_context(self) -> float:
+        """Mean context during decode, S_in + S_out / 2."""
+        return self.input_len + self.output_len / 2
+
+    @property
+    def act_dtype(self) -> str:
+        """Activations travel in fp16 for fp16 weights and in bf16 otherwise."""
+        return "fp16" if self.weight_dtype == "fp16" else "bf16"
+
+    @property
+    def act_bytes(self) -> float:
+        return dtype_bytes(self.act_dtype)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A named rule a plan breaks; severity ``error`` makes the plan invalid, ``warning`` flags it."""
+
+    name: str
+    severity: str
+    message: str
+
+
+RULES = {
+    # name: (severity, message template); the masks are computed in rule_masks
+    "heads_not_divisible_by_tp": ("error", "{n_h} attention heads are not divisible by tp={tp}"),
+    "kv_heads_not_divisible_by_tp": ("error", "{n_kv} KV heads and tp={tp}: neither divides the other"),
+    "kv_heads_replicated": ("warning", "tp={tp} exceeds {n_kv} KV heads: each KV head is replicated, costing memory"),
+    "ep_on_dense_model": ("error", "ep={ep} but the model has no routed experts"),
+    "experts_not_divisible_by_ep": ("error", "{E} experts are not divisible by ep={ep}"),
+    "expert_group_not_dividing": ("error", "ep x etp = {ep_etp} does not divide tp x dp = {tp_dp}"),
+    "etp_not_dividing_expert_width": ("error", "expert width {f_e} is not divisible by etp={etp}"),
+    "pp_exceeds_layers": ("error", "pp={pp} exceeds the {L} layers"),
+    "uneven_pp_stages": ("warning", "{L} layers do not split evenly over pp={pp} stages"),
+    "tp_spans_nodes": ("warning", "tp={tp} spans more than one {gpn}-GPU node (legal but slow)"),
+    "batch_not_divisible_by_dp": ("error", "batch {B} is not divisible by dp={dp}"),
+    "microbatches_not_dividing": ("error", "{B_r} sequences per replica do not split into {mb} micro-batches"),
+    "pipeline_bubble": ("warning", "{mb} micro-batches for pp={pp} stages leave the pipeline idle part of the time"),
+    "memory_exceeds_capacity": ("error", "needs {need_GB:.1f} GB per GPU, capacity {cap_GB:.1f} GB"),
+}
+
+
+def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
+    """{rule name: boolean (array) that is True where the plan breaks the rule}.
+
+    ``plan`` may hold numpy arrays instead of ints: the search evaluates many plans at once.
+    """
+    tp, dp, pp, ep, etp, mb = plan.tp, plan.dp, plan.pp, plan.ep, plan.etp, plan.microbatches
+    m, B = model, workload.batch
+    gqa = m.attention == "gqa"
+    n_kv = m.num_kv_heads
+    b_r = B // np.maximum(dp, 1)
+    no = np.zeros(np.shape(tp), dtype=bool)
+    return {
+        "heads_not_divisible_by_tp": m.num_heads % tp != 0,
+        "kv_heads_not_divisible_by_tp": (n_kv % tp != 0) & (tp % n_kv != 0) if gqa else no,
+        "kv_heads_replicated": (tp > n_kv) if gqa else no,
+        "ep_on_dense_model": (ep > 1) & (not m.is_moe),
+        "experts_not_divisible_by_ep": (m.num_experts % ep != 0) if m.is_moe else no,
+        "expert_group_not_dividing": (tp * dp) % (ep * etp) != 0,
+        "etp_not_dividing_expert_width": (m.moe_intermediate % etp != 0) if m.is_moe else etp > 1,
+        "pp_exceeds_layers": pp > m.num_layers,
+        "uneven_pp_stages": m.num_layers % pp != 0,
+        "tp_spans_nodes": tp > hardware.gpus_per_node,
+        "batch_not_divisible_by_dp": B % dp != 0,
+        "microbatches_not_dividing": (b_r % mb != 0) | (mb > b_r),
+        "pipeline_bubble": (pp > 1) & (mb < pp),
+        "memory_exceeds_capacity": memory_bytes_per_gpu > hardware.memory_bytes,
+    }
+
+
+def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_bytes_per_gpu) -> list[Violation]:
+    """Turn the scalar masks of one plan into named :class:`Violation` objects."""
+    m = model
+    values = dict(
+        tp=plan.tp, dp=plan.dp, pp=plan.pp, ep=plan.ep, etp=plan.etp, mb=plan.microbatches, n_h=m.num_heads,
+        n_kv=m.num_kv_heads, E=m.num_experts, L=m.num_layers, f_e=m.moe_intermediate, B=workload.batch,
+        B_r=workload.batch // plan.dp, ep_etp=plan.ep * plan.etp, tp_dp=plan.tp * plan.dp,
+        gpn=hardware.gpus_per_node, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
+    )
+    out = []
+    for name, broken in masks.items():
+        if bool(broken):
+            severity, template = RULES[name]
+            out.append(Violation(name, severity, template.format(**values)))
+    return out
+
+
+def errors(violations: list[Violation]) -> list[Violation]:
+    """The violations that make a plan invalid."""
+    return [v for v in violations if v.severity == "error"]
