@@ -52,7 +52,8 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
     weights = weight_elements_per_gpu(m, plan)
 
     tokens_replica = seqs_per_replica * new_tokens
-    dense_flops = (frac * tokens_replica * lin["dense"] + seqs_per_replica * lm_head_flops(m)) / tp
+    head_flops = seqs_per_replica * lm_head_flops(m) / tp  # on the last stage, which the fullest stage bounds
+    dense_flops = frac * tokens_replica * lin["dense"] / tp
     attn_flops = frac * seqs_per_replica * attention_core_flops(m, new_tokens, past_tokens) / tp
     expert_flops = frac * seqs_all_replicas * new_tokens * lin["experts"] / (tp * dp)
     kv_bytes_per_token = kv_elements_per_token_per_layer(m) * m.num_layers * frac * dtype_bytes(wl.kv_dtype)
@@ -60,7 +61,7 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
     tokens_per_expert_group = seqs_all_replicas * new_tokens * ep * etp / (tp * dp)
     expert_traffic = weights["experts"] * w_bytes * experts_active_fraction(m, tokens_per_expert_group)
 
-    t_dense = np.maximum(dense_flops / peak, weights["non_expert"] * w_bytes / hbm)
+    t_dense = np.maximum((dense_flops + head_flops) / peak, weights["non_expert"] * w_bytes / hbm)
     t_attn = np.maximum(attn_flops / peak, kv_traffic / hbm)
     t_experts = np.maximum(expert_flops / peak, expert_traffic / hbm)
     compute = t_dense + t_attn + t_experts
@@ -82,7 +83,7 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
     total = np.maximum(compute, communication) if overlap else compute + communication
     return {"total": total, "compute": compute, "comm": communication, "dense": t_dense, "attention": t_attn,
             "experts": t_experts, "tp": t_tp, "ep": t_ep + t_etp, "pp": t_pp,
-            "flops": dense_flops + attn_flops + expert_flops}
+            "flops": dense_flops + attn_flops + expert_flops, "lm_head_flops": head_flops}
 
 
 def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficiency: Efficiency,

@@ -1,0 +1,116 @@
+"""FLOPs, bytes per GPU and collectives against hand-derived values."""
+
+import numpy as np
+import pytest
+
+import costmodel as cm
+from costmodel import comm
+
+SEED = cm.load_model("seed-moe-10b")
+GPU = cm.load_hardware("seed-gpu")
+
+
+def test_hardware_units_converted_to_si():
+    # 400 TFLOPS -> 4e14 FLOP/s; 1.8 TB/s -> 1.8e12 B/s; 64 GB -> 6.4e10 B; 450 GB/s -> 4.5e11 B/s; 2 us -> 2e-6 s
+    assert GPU.peak_flops_per_s("fp16") == 4e14 and GPU.hbm_bandwidth_bytes_per_s == 1.8e12
+    assert GPU.memory_bytes == 64e9 and GPU.intra_node_bandwidth_bytes_per_s == 450e9
+    assert GPU.intra_node_latency_s == pytest.approx(2e-6)
+    assert (GPU.efficiency.mfu, GPU.efficiency.bw_util) == (0.6, 0.8)
+    h100 = cm.load_hardware("h100-sxm")
+    assert h100.peak_flops_per_s("fp8") == 1979e12 and h100.memory_bytes == 81559 * 2**20
+    # A100 has no FP8 tensor cores: FP8 compute falls back to the BF16 rate
+    assert cm.load_hardware("a100-sxm-80gb").peak_flops_per_s("fp8") == 312e12
+
+
+def test_unknown_hardware_lists_allowed():
+    with pytest.raises(cm.CostModelError, match="hardware: 'tpu' is not one of a100-sxm-80gb"):
+        cm.load_hardware("tpu")
+
+
+def test_decode_flops_seed_by_hand():
+    # per token: dense 2 x 16 x (1,048,576 attention + 8,192 router) = 33,816,576;
+    # experts 2 x 16 x 2 x 1,048,576 = 67,108,864; attention over c = 1024 positions:
+    # 2 x n_h 16 x (d_qk 32 + d_v 32) x 1024 x L 16 = 33,554,432; no vocabulary -> no LM head
+    assert cm.decode_flops(SEED, 1, 1024) == 33_816_576 + 67_108_864 + 33_554_432
+
+
+def test_prefill_flops_causal_half_square():
+    # S = 4: causal positions 1 + 2 + 3 + 4 = 10 (not 16): attention 2 x 16 x 64 x 10 x 16 = 327,680;
+    # linear 4 x (33,816,576 + 67,108,864) = 403,701,760
+    assert cm.prefill_flops(SEED, 1, 4) == 403_701_760 + 327_680
+    assert cm.attention_core_flops(SEED, 4) == 327_680
+
+
+def test_moe_flops_scale_with_top_k_not_experts():
+    # Qwen3-235B routed experts: 94 x 8 x 3 x 4096 x 1536 x 2 FLOP = 2 x 14,193,524,736 per token
+    assert cm.linear_flops_per_token(cm.load_model("qwen3-235b-a22b"))["experts"] == 2 * 94 * 8 * 18_874_368
+
+
+def test_dense_prefill_by_hand_with_lm_head_once():
+    # Llama-3-70B, B = 1, S = 8. Per token: 2 x 80 x (attention 2 x 8192 x 8192 + 2 x 8192 x 1024 = 150,994,944
+    # + MLP 3 x 8192 x 28672 = 704,643,072) = 136,902,082,560 FLOP; attention core 2 x 64 x (128 + 128)
+    # x (8 x 9 / 2 = 36) x 80 = 94,371,840; LM head once for the last position 2 x 128,256 x 8192 = 2,101,346,304
+    expected = 8 * 136_902_082_560 + 94_371_840 + 2_101_346_304
+    assert cm.prefill_flops(cm.load_model("llama-3-70b"), 1, 8) == expected == 1_097_412_378_624
+
+
+def test_weight_bytes_per_gpu_seed_by_hand():
+    # tp 4, dp 4, ep 16: attention (q,o 524,288 / 4) + (k,v 524,288 / min(4, 16)) = 262,144 per layer
+    # x 16 = 4,194,304; norms 16,896; router 131,072; experts 16 layers x 1 expert x 1,048,576 = 16,777,216
+    # = 21,119,488 parameters x 2 B = 42,238,976 B
+    plan = cm.Plan(tp=4, dp=4, pp=1, ep=16)
+    assert cm.weight_bytes_per_gpu(SEED, plan, "fp16") == 42_238_976
+
+
+def test_kv_bytes_per_gpu_seed_by_hand():
+    # ceil(128 / 4) = 32 sequences x (10240 + 1) tokens x 32,768 B / min(tp 4, n_kv 16) = 2,684,616,704 B
+    wl = cm.Workload(128, 10240, 1, "fp16", "fp16")
+    assert cm.kv_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl) == 32 * 10241 * 32_768 / 4
+
+
+def test_kv_replicated_when_tp_exceeds_kv_heads():
+    # Qwen3-235B has 4 KV heads: tp 8 still splits the cache 4 ways (each KV head held twice)
+    m, wl = cm.load_model("qwen3-235b-a22b"), cm.Workload(8, 1024, 1024, "fp8", "fp8")
+    assert cm.kv_bytes_per_gpu(m, cm.Plan(8, 1, 1, 8), wl) == cm.kv_bytes_per_gpu(m, cm.Plan(4, 1, 1, 4), wl)
+
+
+def test_mla_cache_not_split_by_tp():
+    m, wl = cm.load_model("deepseek-v3"), cm.Workload(8, 1024, 1024, "bf16", "bf16")
+    # 8 sequences x 2048 tokens x 70,272 B on every tp rank
+    assert cm.kv_bytes_per_gpu(m, cm.Plan(8, 1, 1, 8), wl) == 8 * 2048 * 70_272
+
+
+def test_activation_bytes_seed_by_hand():
+    # tp 4, dp 4, B 128, S_in 1024: T = 32 x 1024 = 32,768 tokens; per token 2 x 512 + (16 + 32) x 32 / 4
+    # + max(0, k 2 x (512 x 1 + 1 x 1024) / 4) = 1024 + 384 + 768 = 2,176 elements x 2 B; no vocabulary
+    wl = cm.Workload(128, 1024, 16, "fp16", "fp16")
+    assert cm.activation_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl) == 32_768 * 2_176 * 2
+
+
+def test_all_reduce_by_hand():
+    # 1 GB over 8 GPUs at 450 GB/s, 2 us per step: 2 x 7/8 x 1e9 / 450e9 + 14 x 2e-6 = 3.9168889e-3 s
+    assert cm.all_reduce_s(1e9, 8, 450e9, 2e-6) == pytest.approx(3.9168889e-3)
+
+
+def test_all_to_all_two_tiers_by_hand():
+    # 1 GB payload over 16 GPUs, 8 per node: inside 7/16 x 1e9 / 450e9 = 9.72e-4 s, across 8/16 x 1e9 / 50e9
+    # = 0.01 s (the bound); latency 15 x 8 us = 1.2e-4 s -> 0.01012 s
+    assert cm.all_to_all_s(1e9, 16, GPU) == pytest.approx(0.01012)
+    # inside one node: 7/8 x 1e9 / 450e9 + 7 x 2e-6 = 1.958444e-3 s
+    assert cm.all_to_all_s(1e9, 8, GPU) == pytest.approx(1.9584444e-3)
+
+
+def test_link_tiers():
+    bw, lat = comm.link(GPU, np.array([8, 16]))
+    assert list(bw) == [450e9, 50e9] and list(lat) == pytest.approx([2e-6, 8e-6])
+
+
+def test_p2p_by_hand():
+    # 1 MiB at 450 GB/s + 2 us = 2.3301689e-6 + 2e-6
+    assert cm.p2p_s(2**20, 450e9, 2e-6) == pytest.approx(4.3301689e-6)
+
+
+def test_experts_active_fraction():
+    # top-2 of 16 with one token: 2/16 = 0.125; with 2 tokens 1 - (7/8)^2 = 0.234375
+    assert cm.experts_active_fraction(SEED, 1) == pytest.approx(0.125)
+    assert cm.experts_active_fraction(SEED, 2) == pytest.approx(0.234375)
