@@ -1,0 +1,738 @@
+"""Strategy search: every plan up to a GPU budget, evaluated at once, filtered and ranked.
+
+The space is the product of the degrees tp, dp, pp, ep, etp and micro-batches (powers of two by
+default: the usual space of serving frameworks; pass ``degrees`` to widen it), cut only where a
+plan can never be valid by construction:
+
+  tp x dp x pp <= max_gpus,   ep x etp <= tp x dp,   microbatches <= ceil(B / dp).
+
+The batch per replica is B / dp, so dp covers it; a caller who may choose the total batch passes
+several values in ``batches``. Every remaining plan is evaluated by :func:`costmodel.perf.evaluate`
+with numpy arrays in the plan's fields (the same code path as :func:`costmodel.estimate`) and
+checked by :func:`costmodel.strategy.rule_masks`. A plan is ``valid`` when it breaks no rule of
+severity ``error`` (memory included) and ``feasible`` when it is valid and meets the requirements
+(TTFT limit, throughput per GPU, per-user speed). Two Pareto frontiers are drawn over the
+feasible plans: throughput per GPU (output tokens/s/GPU, or input tokens/s/GPU when that is the
+requirement's reading) against tokens/s per user (both maximised) and GPUs against TTFT (both
+minimised).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from .architecture import Model
+from .hardware import Efficiency, Hardware, resolve_efficiency
+from .memory import RESERVED_BYTES_PER_GPU
+from .perf import Estimate, estimate, evaluate
+from .strategy import RULES, Plan, Workload, rule_masks
+from .units import GB, CostModelError, check_choice, positive_int
+
+DEGREE_FIELDS = ("tp", "dp", "pp", "ep", "etp", "microbatches")
+"""Plan fields the search varies (see :class:`costmodel.Plan`)."""
+
+PLAN_COLUMNS = DEGREE_FIELDS + ("batch",)
+
+THROUGHPUT_METRICS = ("output_tokens_per_s_per_gpu", "input_tokens_per_s_per_gpu")
+"""Readings of "throughput per GPU": decode output tokens/s/GPU or prefill input tokens/s/GPU."""
+
+ERROR_RULES = tuple(name for name, (severity, _) in RULES.items() if severity == "error")
+WARNING_RULES = tuple(name for name, (severity, _) in RULES.items() if severity == "warning")
+
+CONSTRAINTS = ("ttft_max_s", "min_tokens_per_s_per_gpu", "min_tokens_per_s_per_user")
+"""Names of the requirements a valid plan can miss (reported in the ``unmet`` column)."""
+
+
+def powers_of_two(limit: int) -> list[int]:
+    """1, 2, 4, ... up to and including ``limit`` (the default candidate degrees)."""
+    limit = positive_int("limit", limit)
+    return [2**i for i in range(limit.bit_length()) if 2**i <= limit]
+
+
+def _candidates(name: str, values, limit: int) -> np.ndarray:
+    if values is None:
+        return np.array(powers_of_two(limit), dtype=np.int64)
+    if isinstance(values, (int, np.integer)) or not len(values):
+        raise CostModelError(f"degrees[{name!r}]: {values!r} must be a non-empty list of whole numbers >= 1")
+    return np.array(sorted({positive_int(f"degrees[{name!r}]", v) for v in values}), dtype=np.int64)
+
+
+def _cross(table: dict, name: str, values: np.ndarray) -> dict:
+    """Every row of ``table`` combined with every value of a new column."""
+    n = len(next(iter(table.values()))) if table else 1
+    out = {k: np.repeat(v, len(values)) for k, v in table.items()}
+    out[name] = np.tile(values, n)
+    return out
+
+
+def _keep(table: dict, mask: np.ndarray) -> dict:
+    return {k: v[mask] for k, v in table.items()}
+
+
+def enumerate_plans(workload: Workload, max_gpus: int, degrees: dict | None = None,
+                    batches=None) -> dict[str, np.ndarray]:
+    """Columns tp, dp, pp, ep, etp, microbatches, batch of every candidate plan (see module doc).
+
+    degrees: optional {field: candidate values} for any of :data:`DEGREE_FIELDS`; the others stay
+    powers of two up to ``max_gpus`` (micro-batches: up to the largest batch).
+    """
+    max_gpus = positive_int("max_gpus", max_gpus)
+    degrees = dict(degrees or {})
+    for name in degrees:
+        check_choice("degrees", name, DEGREE_FIELDS)
+    batch_values = _candidates("batches", [workload.batch] if batches is None else batches, 1)
+    limits = dict.fromkeys(DEGREE_FIELDS, max_gpus) | {"microbatches": int(batch_values.max())}
+    cand = {name: _candidates(name, degrees.get(name), limits[name]) for name in DEGREE_FIELDS}
+    t: dict = {}
+    for name in ("tp", "dp", "pp"):
+        t = _cross(t, name, cand[name])
+        t = _keep(t, np.prod([t[k] for k in t], axis=0) <= max_gpus)
+    t = _cross(t, "ep", cand["ep"])
+    t = _keep(t, t["ep"] <= t["tp"] * t["dp"])
+    t = _cross(t, "etp", cand["etp"])
+    t = _keep(t, t["ep"] * t["etp"] <= t["tp"] * t["dp"])
+    t = _cross(t, "batch", batch_values)
+    t = _cross(t, "microbatches", cand["microbatches"])
+    t = _keep(t, t["microbatches"] <= -(-t["batch"] // t["dp"]))
+    return {k: t[k] for k in PLAN_COLUMNS}
+
+
+def _names_column(masks: dict, names: tuple, n: int) -> np.ndarray:
+    """Comma-joined names of the True masks per row (built once per distinct combination)."""
+    if not names:
+        return np.full(n, "", dtype=object)
+    bits = np.stack([np.broadcast_to(np.asarray(masks[k], dtype=bool), (n,)) for k in names], axis=1)
+    codes = bits.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    unique, inverse = np.unique(codes, return_inverse=True)
+    labels = np.array([",".join(k for i, k in enumerate(names) if code >> i & 1) for code in unique], dtype=object)
+    return labels[inverse.reshape(-1)]
+
+
+def evaluate_plans(model: Model, hardware: Hardware, workload: Workload, plans: dict, efficiency: Efficiency,
+                   overlap: bool = False, reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> pd.DataFrame:
+    """One row per plan: plan columns, every metric of :class:`costmodel.Estimate`, rule names, ``valid``.
+
+    ``plans`` holds equal-length integer arrays for :data:`PLAN_COLUMNS`; each distinct batch is one
+    vectorised call of :func:`costmodel.perf.evaluate`.
+    """
+    frames = []
+    for b in np.unique(plans["batch"]):
+        rows = np.flatnonzero(plans["batch"] == b)
+        cols = {k: plans[k][rows] for k in PLAN_COLUMNS}
+        wl = Workload(int(b), workload.input_len, workload.output_len, workload.weight_dtype, workload.kv_dtype)
+        plan = SimpleNamespace(**{k: cols[k] for k in DEGREE_FIELDS})
+        metrics = evaluate(model, hardware, plan, wl, efficiency, overlap, reserved_bytes)
+        masks = rule_masks(model, hardware, plan, wl, metrics["memory_bytes_per_gpu"])
+        k = len(rows)
+        data = dict(cols)
+        for name, value in metrics.items():
+            data[name] = np.broadcast_to(value, (k,)).copy()
+        data["gpus_total"] = data["gpus_total"].astype(np.int64)
+        data["fits_memory"] = data["fits_memory"].astype(bool)
+        errors = np.zeros(k, dtype=bool)
+        for name in ERROR_RULES:
+            errors |= np.broadcast_to(np.asarray(masks[name], dtype=bool), (k,))
+        data["valid"] = ~errors
+        data["errors"] = _names_column(masks, ERROR_RULES, k)
+        data["warnings"] = _names_column(masks, WARNING_RULES, k)
+        frames.append(pd.DataFrame(data, index=rows))
+    return pd.concat(frames).sort_index().reset_index(drop=True)
+
+
+def pareto_mask(x, y, maximize=(True, True)) -> np.ndarray:
+    """True for the points no other point beats in both coordinates (non-dominated).
+
+    A point is dominated when another is at least as good in x and y and better in one. Of
+    exact duplicates only the first (in input order) is kept. Sorting by x (best first) and
+    sweeping the best y seen so far makes it O(n log n).
+    """
+    x = np.asarray(x, dtype=float) * (1 if maximize[0] else -1)
+    y = np.asarray(y, dtype=float) * (1 if maximize[1] else -1)
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((np.arange(n), -y, -x))
+    ys = y[order]
+    best_before = np.concatenate(([-np.inf], np.maximum.accumulate(ys)[:-1]))
+    mask = np.zeros(n, dtype=bool)
+    mask[order] = ys > best_before
+    return mask
+
+
+RANK_KEYS = ("gpus_total", "tokens_per_s_per_user", "ttft_s") + PLAN_COLUMNS
+"""Tie-breaks after the throughput metric (compared to 9 significant digits): fewer GPUs, faster per
+user, lower TTFT, smaller degrees."""
+
+
+def _significant(values, digits: int = 9) -> np.ndarray:
+    """Values rounded to ``digits`` significant digits, so float noise does not break a tie."""
+    v = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = 10.0 ** (np.floor(np.log10(np.abs(v))) - (digits - 1))
+        out = np.round(v / scale) * scale
+    return np.where(np.isfinite(out) & (v != 0), out, v)
+
+
+@dataclass
+class SearchResult:
+    """Every evaluated plan (``plans``) and what the search was asked (model, hardware, limits)."""
+
+    model: Model
+    hardware: Hardware
+    workload: Workload
+    efficiency: Efficiency
+    overlap: bool
+    requirements: dict
+    plans: pd.DataFrame = field(repr=False)
+
+    @property
+    def plans_evaluated(self) -> int:
+        return len(self.plans)
+
+    @property
+    def feasible(self) -> pd.DataFrame:
+        """Valid plans that meet every requirement."""
+        return self.plans[self.plans["feasible"]]
+
+    def best(self, n: int = 10) -> pd.DataFrame:
+        """The n feasible plans with the highest throughput per GPU (the requirement's reading)."""
+        f = self.feasible
+        metric = self.requirements["throughput_metric"]
+        keys = f.assign(_rank=_significant(f[metric]))
+        ascending = [False, True, False, True] + [True] * len(PLAN_COLUMNS)
+        order = keys.sort_values(["_rank", *RANK_KEYS], ascending=ascending, kind="mergesort").index
+        return f.loc[order].head(n)
+
+    def fastest(self, kind: str = "user", n: int = 1) -> pd.DataFrame:
+        """The n feasible plans with the most tokens/s per user (``user``) or the lowest TTFT
+        (``ttft``); ties go to fewer GPUs, then the higher throughput per GPU."""
+        check_choice("kind", kind, ("user", "ttft"))
+        f = self.feasible
+        metric = self.requirements["throughput_metric"]
+        first = "tokens_per_s_per_user" if kind == "user" else "ttft_s"
+        keys = f.assign(_rank=_significant(f[first]), _tput=_significant(f[metric]))
+        order = keys.sort_values(["_rank", "gpus_total", "_tput", *PLAN_COLUMNS],
+                                 ascending=[kind == "ttft", True, False] + [True] * len(PLAN_COLUMNS),
+                                 kind="mergesort").index
+        return f.loc[order].head(n)
+
+    def corrected(self) -> tuple[pd.Series | None, list[str]]:
+        """The best plan and the requirements dropped to find one: none when a plan meets them all,
+        else the throughput floor, then every requirement (``(None, [...])`` when no plan is valid)."""
+        for names in ((), ("min_tokens_per_s_per_gpu",), CONSTRAINTS):
+            best = self.relaxed(*names).best(1) if names else self.best(1)
+            if not best.empty:
+                return best.iloc[0], [n for n in names if self.requirements.get(n)]
+        return None, list(CONSTRAINTS)
+
+    def rule_counts(self) -> pd.DataFrame:
+        """Plans that break each rule (a plan can break several), and the requirement misses of the
+        valid ones."""
+        rows = []
+        for column, severity in (("errors", "error"), ("warnings", "warning")):
+            names = self.plans[column].str.split(",").explode()
+            for name, count in names[names != ""].value_counts(sort=False).items():
+                rows.append({"rule": name, "severity": severity, "plans": int(count)})
+        valid = self.plans.loc[self.plans["valid"], "unmet"].str.split(",").explode()
+        for name, count in valid[valid != ""].value_counts(sort=False).items():
+            rows.append({"rule": name, "severity": "requirement (valid plans)", "plans": int(count)})
+        order = {n: i for i, n in enumerate((*RULES, *CONSTRAINTS))}
+        return pd.DataFrame(rows).sort_values("rule", key=lambda c: c.map(order), kind="mergesort").reset_index(
+            drop=True)
+
+    def relaxed(self, *names: str) -> "SearchResult":
+        """The same plans with the named requirements (see :data:`CONSTRAINTS`) dropped: what comes
+        closest when nothing meets them all. No plan is evaluated again."""
+        for name in names:
+            check_choice("requirement", name, CONSTRAINTS)
+        df = self.plans.copy()
+        kept = [c for c in CONSTRAINTS if c not in names]
+        failed = [df["unmet"].str.split(",").map(lambda u, c=c: c in u).to_numpy() for c in kept]
+        df["unmet"] = df["unmet"].map(lambda u: ",".join(x for x in u.split(",") if x and x not in names))
+        df["feasible"] = df["valid"].to_numpy() & ~np.any(np.stack(failed), axis=0) if failed else df["valid"]
+        requirements = {**self.requirements, **dict.fromkeys(names)}
+        return SearchResult(self.model, self.hardware, self.workload, self.efficiency, self.overlap,
+                            requirements, df)
+
+    def frontier(self, kind: str = "throughput") -> pd.DataFrame:
+        """Pareto frontier of the feasible plans.
+
+        ``throughput``: throughput per GPU (the requirement's reading, output tokens/s/GPU unless
+        asked otherwise) against tokens/s per user (both maximised), sorted by per-user speed;
+        ``ttft``: GPUs against TTFT (both minimised), sorted by GPUs.
+        """
+        check_choice("frontier", kind, ("throughput", "ttft"))
+        f = self.feasible.sort_values(["gpus_total", *PLAN_COLUMNS], kind="mergesort")
+        if kind == "throughput":
+            metric = self.requirements["throughput_metric"]
+            keep = pareto_mask(f[metric], f["tokens_per_s_per_user"], (True, True))
+            return f[keep].sort_values("tokens_per_s_per_user", kind="mergesort")
+        keep = pareto_mask(f["gpus_total"], f["ttft_s"], (False, False))
+        return f[keep].sort_values("gpus_total", kind="mergesort")
+
+    def workload_of(self, row) -> Workload:
+        wl = self.workload
+        return Workload(int(row["batch"]), wl.input_len, wl.output_len, wl.weight_dtype, wl.kv_dtype)
+
+    def estimate(self, row) -> Estimate:
+        """The same plan through :func:`costmodel.estimate` (one at a time), for a row of ``plans``."""
+        return estimate(self.model, self.hardware, plan_of(row), self.workload_of(row), self.efficiency,
+                        overlap=self.overlap, reserved_bytes=self.requirements["reserved_bytes"])
+
+
+    def as_dict(self, top: int = 10) -> dict:
+        """JSON-ready summary: counts, requirements, the best plans and both frontiers, each plan as
+        :meth:`costmodel.Estimate.as_dict` gives it (computed again one at a time through ``estimate``)."""
+        wl = self.workload
+        return {
+            "model": self.model.id, "hardware": self.hardware.id,
+            "workload": {"batch": wl.batch, "input_len": wl.input_len, "output_len": wl.output_len,
+                         "weight_dtype": wl.weight_dtype, "kv_dtype": wl.kv_dtype},
+            "efficiency": {"mfu": self.efficiency.mfu, "bw_util": self.efficiency.bw_util,
+                           "comm_util": self.efficiency.comm_util, "overlap": self.overlap},
+            "requirements": {k: v for k, v in self.requirements.items() if k != "reserved_bytes"},
+            "plans_evaluated": self.plans_evaluated,
+            "plans_valid": int(self.plans["valid"].sum()),
+            "plans_feasible": int(self.plans["feasible"].sum()),
+            "best": [self.estimate(r).as_dict() for _, r in self.best(top).iterrows()],
+            "frontier": {
+                "throughput_vs_user": [self.estimate(r).as_dict() for _, r in self.frontier("throughput").iterrows()],
+                "gpus_vs_ttft": [self.estimate(r).as_dict() for _, r in self.frontier("ttft").iterrows()],
+            },
+        }
+
+
+def plan_of(row) -> Plan:
+    """The :class:`Plan` of a result row (a pandas Series or dict)."""
+    return Plan(*(int(row[k]) for k in DEGREE_FIELDS))
+
+
+def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int = 512, *,
+           ttft_max_s: float | None = None, min_tokens_per_s_per_gpu: float | None = None,
+           throughput_metric: str = "output_tokens_per_s_per_gpu", min_tokens_per_s_per_user: float | None = None,
+           degrees: dict | None = None, batches=None, efficiency=None, mfu: float | None = None,
+           bw_util: float | None = None, overlap: bool = False,
+           reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> SearchResult:
+    """Evaluate every plan up to ``max_gpus`` GPUs and flag the ones that meet the requirements.
+
+    ttft_max_s: limit on the whole-batch TTFT (s); min_tokens_per_s_per_gpu: floor on
+    ``throughput_metric`` (output or input tokens/s/GPU); min_tokens_per_s_per_user: floor on
+    1 / TPOT. efficiency / mfu / bw_util / overlap as in :func:`costmodel.estimate`.
+    Columns ``unmet`` (requirement names) and ``feasible`` join the ones of :func:`evaluate_plans`.
+    """
+    check_choice("throughput_metric", throughput_metric, THROUGHPUT_METRICS)
+    limits = {"ttft_max_s": ttft_max_s, "min_tokens_per_s_per_gpu": min_tokens_per_s_per_gpu,
+              "min_tokens_per_s_per_user": min_tokens_per_s_per_user}
+    for name, value in limits.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise CostModelError(f"{name}: {value!r} must be a positive number or None")
+    eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
+    plans = enumerate_plans(workload, max_gpus, degrees, batches)
+    df = evaluate_plans(model, hardware, workload, plans, eff, overlap, reserved_bytes)
+    n = len(df)
+    unmet = {
+        "ttft_max_s": (df["ttft_s"].to_numpy() > ttft_max_s) if ttft_max_s else np.zeros(n, bool),
+        "min_tokens_per_s_per_gpu": ((df[throughput_metric].to_numpy() < min_tokens_per_s_per_gpu)
+                                     if min_tokens_per_s_per_gpu else np.zeros(n, bool)),
+        "min_tokens_per_s_per_user": ((df["tokens_per_s_per_user"].to_numpy() < min_tokens_per_s_per_user)
+                                      if min_tokens_per_s_per_user else np.zeros(n, bool)),
+    }
+    df["unmet"] = _names_column(unmet, CONSTRAINTS, n)
+    df["feasible"] = df["valid"].to_numpy() & ~np.any(np.stack(list(unmet.values())), axis=0)
+    requirements = dict(limits, throughput_metric=throughput_metric, max_gpus=int(max_gpus),
+                        reserved_bytes=reserved_bytes)
+    return SearchResult(model, hardware, workload, eff, overlap, requirements, df)
+
+
+# --- display ------------------------------------------------------------------------------
+DISPLAY_COLUMNS = {
+    # column: (heading with unit, scale the SI value is divided by, format)
+    "gpus_total": ("GPUs", 1, "{:.0f}"),
+    "memory_bytes_per_gpu": ("memory/GPU (GB)", GB, "{:.1f}"),
+    "ttft_s": ("TTFT (s)", 1, "{:.3g}"),
+    "decode_step_s": ("TPOT (ms)", 1e-3, "{:.3g}"),
+    "output_tokens_per_s_per_gpu": ("output tok/s/GPU", 1, "{:,.0f}"),
+    "input_tokens_per_s_per_gpu": ("input tok/s/GPU", 1, "{:,.0f}"),
+    "tokens_per_s_per_user": ("tok/s/user", 1, "{:.3g}"),
+}
+
+
+def plan_label(row) -> str:
+    """'TP4 DP2 PP1 EP8' (+ ETP, micro-batches when not 1) for a result row."""
+    return plan_of(row).label()
+
+
+def display_table(rows: pd.DataFrame, with_batch: bool = False) -> pd.DataFrame:
+    """Result rows in display units (GB, s, ms, tokens/s) with the plan as a label, for tables."""
+    out = pd.DataFrame({"plan": [plan_label(r) for _, r in rows.iterrows()]}, index=rows.index)
+    if with_batch:
+        out["batch"] = rows["batch"]
+    for col, (heading, scale, _) in DISPLAY_COLUMNS.items():
+        out[heading] = rows[col] / scale if scale != 1 else rows[col]
+    out["warnings"] = rows["warnings"].replace("", "-")
+    return out.reset_index(drop=True)
+
+
+def format_table(rows: pd.DataFrame, with_batch: bool = False) -> str:
+    """Aligned plain-text table of result rows with units in the headings (for the CLI)."""
+    cells = [["plan"] + (["batch"] if with_batch else []) + [h for h, _, _ in DISPLAY_COLUMNS.values()]
+             + ["warnings"]]
+    for _, r in rows.iterrows():
+        line = [plan_label(r)] + ([str(int(r["batch"]))] if with_batch else [])
+        line += [fmt.format(r[c] / scale) for c, (_, scale, fmt) in DISPLAY_COLUMNS.items()]
+        cells.append(line + [r["warnings"] or "-"])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    last = len(widths) - 1
+    lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             .rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+# --- sensitivity ------------------------------------------------------------------------------
+SENSITIVITY_PARAMETERS = {
+    # name: (heading with unit, display scale)
+    "mfu": ("MFU (fraction of peak FLOP/s)", 1.0),
+    "bw_util": ("HBM bandwidth utilisation (fraction)", 1.0),
+    "intra_node_bandwidth": ("intra-node bandwidth (GB/s per direction)", GB),
+    "inter_node_bandwidth": ("inter-node bandwidth (GB/s per GPU per direction)", GB),
+}
+
+
+def sensitivity(model: Model, hardware: Hardware, workload: Workload, max_gpus: int, parameter: str, values,
+                objective: str = "throughput", **search_kwargs) -> pd.DataFrame:
+    """The best plan as one input moves; one row per value.
+
+    objective: ``throughput`` (:meth:`SearchResult.best`), ``user`` or ``ttft``
+    (:meth:`SearchResult.fastest`).
+
+    parameter: ``mfu`` or ``bw_util`` (overriding the efficiency, a fraction) or
+    ``intra_node_bandwidth`` / ``inter_node_bandwidth`` (bytes/s, through
+    :meth:`Hardware.with_interconnect`). Other keywords go to :func:`search` unchanged.
+    Columns: parameter, value (SI), display_value (the heading's unit), plan, the best plan's
+    columns; a value where no plan is feasible gives a row with plan ``none``.
+    """
+    check_choice("parameter", parameter, tuple(SENSITIVITY_PARAMETERS))
+    check_choice("objective", objective, ("throughput", "user", "ttft"))
+    heading, scale = SENSITIVITY_PARAMETERS[parameter]
+    rows = []
+    for value in values:
+        hw, kwargs = hardware, dict(search_kwargs)
+        if parameter in ("mfu", "bw_util"):
+            kwargs[parameter] = value
+        elif parameter == "intra_node_bandwidth":
+            hw = hardware.with_interconnect(intra_bytes_per_s=value)
+        else:
+            hw = hardware.with_interconnect(inter_bytes_per_s=value)
+        result = search(model, hw, workload, max_gpus, **kwargs)
+        best = result.best(1) if objective == "throughput" else result.fastest(objective, 1)
+        head = {"parameter": parameter, "heading": heading, "value": float(value),
+                "display_value": float(value) / scale}
+        if best.empty:
+            rows.append(head | {"plan": "none"})
+        else:
+            row = best.iloc[0]
+            rows.append(head | {"plan": plan_label(row)} | row.to_dict())
+    return pd.DataFrame(rows)
+
+
+# --- from a document's plan to the best one -----------------------------------------------------
+FIELD_ROLES = {
+    "pp": "pipeline stages: TTFT pays (mb + pp - 1) stage times, decode max(mb, pp) rounds",
+    "microbatches": "micro-batches: fill the pipeline, but each reads the stage's weights again",
+    "tp": "attention tensor parallel: splits attention and dense weights, costs two all-reduces per layer",
+    "dp": "attention data parallel: each replica holds B / dp sequences and their KV cache",
+    "ep": "expert parallel: each GPU holds E / ep experts per layer, tokens cross an all-to-all",
+    "etp": "expert tensor parallel: splits each expert's width, costs an all-reduce per MoE layer",
+}
+MOVES = (("pp",), ("microbatches",), ("tp", "dp"), ("ep", "etp"), ("tp",), ("dp",), ("ep",), ("etp",))
+"""Steps of :func:`change_path`: one field, or the pairs (tp, dp) and (ep, etp) that shape the
+attention group and the expert group together."""
+
+
+def _errors(e: Estimate) -> set:
+    return {v.name for v in e.violations if v.severity == "error"}
+
+
+def _moves(current: Plan, end: Plan) -> list[tuple]:
+    """Moves that take some fields of ``current`` to their values in ``end`` (see :data:`MOVES`)."""
+    out = []
+    for fields in MOVES:
+        if all(getattr(current, f) != getattr(end, f) for f in fields):
+            out.append(fields)
+    return out
+
+
+def change_path(model: Model, hardware: Hardware, workload: Workload, start: Plan, end: Plan, efficiency=None, *,
+                overlap: bool = False, metric: str = "output_tokens_per_s_per_gpu") -> pd.DataFrame:
+    """Walk from ``start`` to ``end`` one move at a time and say what each move does.
+
+    A move sets one field, or a pair of :data:`MOVES`, to its value in ``end``. Each step takes
+    the move whose plan breaks the fewest divisibility rules, then uses the fewest GPUs beyond
+    both ends' counts, then needs the least memory beyond capacity, then has the highest
+    ``metric``; every plan on
+    the way goes through :func:`costmodel.estimate`. Row 0 is ``start``. Column ``why``: the
+    roles of the fields and the measured effect of the step (GPUs, memory per GPU, TTFT, output
+    tokens/s/GPU, tokens/s per user) and the rules it fixes or breaks.
+    """
+    check_choice("metric", metric, THROUGHPUT_METRICS)
+
+    def est(p):
+        return estimate(model, hardware, p, workload, efficiency, overlap=overlap)
+
+    def rank(e: Estimate):
+        x = e.metrics
+        excess = max(0.0, x["memory_bytes_per_gpu"] - x["memory_capacity_bytes_per_gpu"])
+        extra_gpus = max(0, x["gpus_total"] - max(start.gpus, end.gpus))
+        return (len(_errors(e) - {"memory_exceeds_capacity"}), extra_gpus, excess, -x[metric])
+
+    current, e = start, est(start)
+    rows = [_path_row(0, "start", current, e, "the document's plan")]
+    while current != end:
+        options = []
+        for fields in _moves(current, end):
+            plan = Plan(**{**current.__dict__, **{f: getattr(end, f) for f in fields}})
+            options.append((fields, plan, est(plan)))
+        fields, plan, new = min(options, key=lambda o: rank(o[2]))
+        change = ", ".join(f"{f} {getattr(current, f)} -> {getattr(plan, f)}" for f in fields)
+        rows.append(_path_row(len(rows), change, plan, new, _why(fields, change, e, new)))
+        current, e = plan, new
+    return pd.DataFrame(rows)
+
+
+def _path_row(step, change, plan, e: Estimate, why) -> dict:
+    x = e.metrics
+    return {"step": step, "change": change,
+            "plan": plan.label(), "GPUs": x["gpus_total"], "memory/GPU (GB)": x["memory_bytes_per_gpu"] / GB,
+            "TTFT (s)": x["ttft_s"], "output tok/s/GPU": x["output_tokens_per_s_per_gpu"],
+            "tok/s/user": x["tokens_per_s_per_user"],
+            "errors": ",".join(v.name for v in e.violations if v.severity == "error"), "why": why}
+
+
+def _why(fields, change, before: Estimate, after: Estimate) -> str:
+    a, b = before.metrics, after.metrics
+    parts = [f"GPUs {a['gpus_total']} -> {b['gpus_total']}",
+             f"memory/GPU {a['memory_bytes_per_gpu'] / GB:.3g} -> {b['memory_bytes_per_gpu'] / GB:.3g} GB",
+             f"TTFT {a['ttft_s']:.3g} -> {b['ttft_s']:.3g} s",
+             f"output tok/s/GPU {a['output_tokens_per_s_per_gpu']:.4g} -> {b['output_tokens_per_s_per_gpu']:.4g}",
+             f"tok/s/user {a['tokens_per_s_per_user']:.3g} -> {b['tokens_per_s_per_user']:.3g}"]
+    names_a, names_b = _errors(before), _errors(after)
+    fixed, broken = sorted(names_a - names_b), sorted(names_b - names_a)
+    roles = "; ".join(FIELD_ROLES[f] for f in fields)
+    text = f"{change} ({roles}): " + ", ".join(parts)
+    if fixed:
+        text += f"; fixes {', '.join(fixed)}"
+    if broken:
+        text += f"; breaks {', '.join(broken)}"
+    return text + "."
+
+
+# --- plans side by side ---------------------------------------------------------------------------
+def unmet_requirements(e: Estimate, requirements: dict) -> list[str]:
+    """Names of the requirements (``ttft_max_s``, ``min_tokens_per_s_per_gpu``, ...) a plan misses."""
+    x, out = e.metrics, []
+    if requirements.get("ttft_max_s") and x["ttft_s"] > requirements["ttft_max_s"]:
+        out.append("ttft_max_s")
+    metric = requirements.get("throughput_metric", "output_tokens_per_s_per_gpu")
+    if requirements.get("min_tokens_per_s_per_gpu") and x[metric] < requirements["min_tokens_per_s_per_gpu"]:
+        out.append("min_tokens_per_s_per_gpu")
+    if requirements.get("min_tokens_per_s_per_user") and x["tokens_per_s_per_user"] < requirements[
+            "min_tokens_per_s_per_user"]:
+        out.append("min_tokens_per_s_per_user")
+    return out
+
+
+def summary_row(e: Estimate, requirements: dict | None = None, **labels) -> dict:
+    """One plan in display units: ``labels`` first, then plan, GPUs, memory/GPU (GB), TTFT (s),
+    output and input tokens/s/GPU, tokens/s per user, and its problems (rules of severity
+    ``error`` and unmet requirements; ``-`` when none)."""
+    x = e.metrics
+    problems = [v.name for v in e.violations if v.severity == "error"]
+    problems += unmet_requirements(e, requirements or {})
+    return {**labels, "plan": e.plan.label(), "GPUs": x["gpus_total"],
+            "memory/GPU (GB)": x["memory_bytes_per_gpu"] / GB, "TTFT (s)": x["ttft_s"],
+            "TPOT (ms)": x["decode_step_s"] / 1e-3, "output tok/s/GPU": x["output_tokens_per_s_per_gpu"],
+            "input tok/s/GPU": x["input_tokens_per_s_per_gpu"], "tok/s/user": x["tokens_per_s_per_user"],
+            "problems": ", ".join(problems) or "-"}
+
+
+# --- the documents' requirement sets ----------------------------------------------------------------
+DOCUMENT_SETS = {
+    # name: (title, (doc, scenario) that gives model, hardware, workload, efficiency and requirements,
+    #        {label: (doc, scenario)} whose plans are placed beside the search)
+    "10b-stated-output": ("seed 10B as stated, throughput read as output tokens/s/GPU", ("000", "as_written"),
+                          {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
+    "10b-stated-input": ("seed 10B as stated, throughput read as input tokens/s/GPU", ("000", "prefill_reading"),
+                         {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
+    "10b-10B-output": ("seed 10B with 10 B parameters, throughput read as output tokens/s/GPU", ("000", "as_10b"),
+                       {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
+    "10b-10B-input": ("seed 10B with 10 B parameters, throughput read as input tokens/s/GPU",
+                      ("000", "as_10b_prefill_reading"),
+                      {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
+    "qwen-b128": ("Qwen3-235B, batch 128, 2048 in / 2048 out, FP8", ("002", "ep32"),
+                  {"002": ("002", "ep32"), "002 earlier": ("002", "earlier"), "004 original": ("004", "original")}),
+    "qwen-b256": ("Qwen3-235B, batch 256, 2048 in / 2048 out, FP8", ("004", "refined"),
+                  {"004": ("004", "refined")}),
+}
+"""The requirement sets of the corrected-strategies chapter, drawn from the audit ledgers."""
+
+
+@dataclass(frozen=True)
+class RequirementSet:
+    """A document's requirements (from its ledger scenario) and the documents' plans to compare."""
+
+    name: str
+    title: str
+    scenario: object  # costmodel.audit.Scenario
+    documents: dict  # label -> Plan
+
+    def search_kwargs(self) -> dict:
+        """Keyword arguments of :func:`search` for this set's requirements and efficiency."""
+        sc = self.scenario
+        return {"ttft_max_s": sc.requirements.get("ttft_s"),
+                "min_tokens_per_s_per_gpu": sc.requirements.get("throughput_tokens_per_s_per_gpu"),
+                "throughput_metric": f"{sc.throughput_reading}_tokens_per_s_per_gpu",
+                "efficiency": sc.efficiency, "overlap": sc.overlap}
+
+    def search(self, max_gpus: int = 512, **overrides) -> SearchResult:
+        """:func:`search` over this set (``overrides`` replace its keyword arguments)."""
+        sc = self.scenario
+        return search(sc.model, sc.hardware, sc.workload, max_gpus, **(self.search_kwargs() | overrides))
+
+    def estimate(self, plan: Plan) -> Estimate:
+        """A plan under this set's model, hardware, workload and efficiency."""
+        sc = self.scenario
+        return estimate(sc.model, sc.hardware, plan, sc.workload, sc.efficiency, overlap=sc.overlap)
+
+    def sensitivity(self, values: dict, objective: str = "throughput", max_gpus: int = 512,
+                    **overrides) -> pd.DataFrame:
+        """:func:`sensitivity` for each {parameter: values} under this set, rows concatenated."""
+        sc = self.scenario
+        kwargs = self.search_kwargs() | overrides
+        return pd.concat([sensitivity(sc.model, sc.hardware, sc.workload, max_gpus, parameter, vals, objective,
+                                      **kwargs) for parameter, vals in values.items()], ignore_index=True)
+
+    def document_estimates(self) -> dict:
+        """{label: Estimate} of the documents' plans under this set."""
+        return {label: self.estimate(plan) for label, plan in self.documents.items()}
+
+
+def requirement_sets(names=None) -> dict[str, RequirementSet]:
+    """The sets of :data:`DOCUMENT_SETS` (all, or the named ones), built from the audit ledgers."""
+    from .audit import load_ledger  # the ledgers are the audit's data; loaded only when asked for
+
+    out = {}
+    for name in names or DOCUMENT_SETS:
+        check_choice("requirement set", name, tuple(DOCUMENT_SETS))
+        title, (doc, scen), docs = DOCUMENT_SETS[name]
+        plans = {label: load_ledger(d)["scenarios"][s].plan for label, (d, s) in docs.items()}
+        out[name] = RequirementSet(name, title, load_ledger(doc)["scenarios"][scen], plans)
+    return out
+
+
+def requirement_table(sets: dict) -> pd.DataFrame:
+    """One row per requirement set: model and size, workload, requirements, documents placed."""
+    rows = []
+    for rs in sets.values():
+        sc, kw = rs.scenario, rs.search_kwargs()
+        wl = sc.workload
+        rows.append({"set": rs.name, "model": sc.model.id, "params (B)": sc.model.params_total / 1e9,
+                     "B": wl.batch, "S_in": wl.input_len, "S_out": wl.output_len,
+                     "dtypes (w/kv)": f"{wl.weight_dtype}/{wl.kv_dtype}",
+                     "TTFT limit (s)": kw["ttft_max_s"],
+                     "throughput floor (tok/s/GPU)": kw["min_tokens_per_s_per_gpu"],
+                     "reading": kw["throughput_metric"].split("_")[0],
+                     "MFU / HBM": f"{sc.efficiency.mfu:.0%} / {sc.efficiency.bw_util:.0%}",
+                     "documents": ", ".join(f"{k} ({p.label()})" for k, p in rs.documents.items())})
+    return pd.DataFrame(rows)
+
+
+def search_summary(results: dict) -> pd.DataFrame:
+    """Per set: plans evaluated, valid and feasible, and the corrected plan (see
+    :meth:`SearchResult.corrected`) with the requirements it had to drop."""
+    rows = []
+    for name, r in results.items():
+        best, dropped = r.corrected()
+        row = {"set": name, "plans evaluated": r.plans_evaluated, "valid": int(r.plans["valid"].sum()),
+               "meet all requirements": int(r.plans["feasible"].sum())}
+        if best is not None:
+            row |= summary_row(r.estimate(best), r.requirements)
+        row["requirements dropped"] = ", ".join(dropped) or "-"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
+    """Each document's plan beside the corrected plan of the set, and why each change helps.
+
+    Rows: ``document`` (the plan as the document gives it, under the set's workload) then
+    ``corrected``; column ``why`` holds, on the corrected row, one sentence per move of
+    :func:`change_path` from the document's plan (newline-separated; see :func:`why_markdown`).
+    """
+    best, dropped = result.corrected()
+    rows = []
+    if best is None:
+        return pd.DataFrame(rows)
+    best_plan, sc = plan_of(best), rs.scenario
+    for label, plan in rs.documents.items():
+        rows.append(summary_row(rs.estimate(plan), result.requirements, document=label, role="document")
+                    | {"why": ""})
+        path = change_path(sc.model, sc.hardware, sc.workload, plan, best_plan, sc.efficiency, overlap=sc.overlap,
+                           metric=result.requirements["throughput_metric"])
+        why = list(path["why"].iloc[1:]) or ["The document's plan is already the best one."]
+        if dropped:
+            why.append(f"No plan meets {', '.join(dropped)}: this is the best plan without it.")
+        rows.append(summary_row(rs.estimate(best_plan), result.requirements, document=label, role="corrected")
+                    | {"why": "\n".join(why)})
+    return pd.DataFrame(rows)
+
+
+def why_markdown(table: pd.DataFrame) -> str:
+    """The ``why`` sentences of :func:`comparison` as a Markdown list, one block per document."""
+    lines = []
+    for doc, rows in table.groupby("document", sort=False):
+        old = rows.loc[rows["role"] == "document", "plan"].iloc[0]
+        new = rows.loc[rows["role"] == "corrected", "plan"].iloc[0]
+        lines.append(f"- **{doc}**: {old} → {new}")
+        lines += [f"    - {sentence}" for sentence in rows.loc[rows["role"] == "corrected", "why"].iloc[0].split("\n")]
+    return "\n".join(lines)
+
+
+def frontier_gap(result: SearchResult, estimates: dict) -> pd.DataFrame:
+    """How far each plan (``{label: Estimate}``) sits below the throughput frontier.
+
+    For a plan with speed u tokens/s per user and throughput t per GPU (the requirement's reading):
+    the feasible plan with the highest throughput among those at least as fast per user (u' >= u),
+    and ``gain`` = its throughput / t (1 on the frontier; above 1: the plan is dominated).
+    """
+    metric = result.requirements["throughput_metric"]
+    f = result.feasible
+    rows = []
+    for label, e in estimates.items():
+        u, t = e.metrics["tokens_per_s_per_user"], e.metrics[metric]
+        faster = f[f["tokens_per_s_per_user"] >= u * (1 - 1e-12)]
+        row = {"document": label, "plan": e.plan.label(), "tok/s/user": u, "tok/s/GPU": t}
+        if faster.empty:
+            row |= {"best plan at >= tok/s/user": "none", "its tok/s/GPU": np.nan, "gain": np.nan}
+        else:
+            best = faster.loc[faster[metric].idxmax()]
+            row |= {"best plan at >= tok/s/user": plan_label(best), "its tok/s/GPU": best[metric],
+                    "gain": best[metric] / t}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def frontier_gaps(sets: dict, results: dict) -> pd.DataFrame:
+    """:func:`frontier_gap` of every set's documents, against the plans the set's chart shows
+    (those meeting every requirement, or the rest when none does: see :meth:`SearchResult.corrected`)."""
+    frames = []
+    for name, rs in sets.items():
+        r = results[name]
+        dropped = r.corrected()[1]
+        shown = r.relaxed(*dropped) if dropped else r
+        frames.append(frontier_gap(shown, rs.document_estimates()).assign(set=name))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["set", *out.columns[:-1]]]
