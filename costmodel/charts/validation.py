@@ -1,0 +1,98 @@
+"""Charts for the validation chapter (predictions against published measurements).
+
+Inputs are :func:`costmodel.validation.predict` and :func:`costmodel.validation.error_table` tables.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+GROUP_LABELS = {
+    "throughput_max_load": "throughput, max load",
+    "throughput_online": "throughput, online",
+    "ttft": "mean TTFT",
+    "itl": "mean inter-token latency",
+}
+HARDWARE_ORDER = ["a100-sxm-80gb", "h100-sxm", "h200-sxm"]
+
+
+def _labelled(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns the charts use (keeps the embedded spec small), with display labels."""
+    data = predictions[["id", "model", "hardware", "plan", "isl", "osl", "qps", "metric", "group", "split",
+                        "batch", "measured", "predicted", "ratio"]].copy()
+    data["metric group"] = data["group"].map(GROUP_LABELS)
+    data["isl/osl"] = data["isl"].astype(str) + "/" + data["osl"].astype(str)
+    data["qps"] = data["qps"].map(lambda q: "" if pd.isna(q) else ("INF" if q == float("inf") else f"{q:g}"))
+    data["error %"] = (100 * (data["predicted"] / data["measured"] - 1)).round(1)
+    for column in ("measured", "predicted", "ratio"):  # 4 significant digits are plenty for a chart
+        data[column] = data[column].astype(float).map(lambda v: float(f"{v:.4g}"))
+    return data.drop(columns=["isl", "osl", "group"])
+
+
+def _panel(data: pd.DataFrame, title: str, axis: str) -> alt.LayerChart:
+    low = float(min(data["measured"].min(), data["predicted"].min())) / 1.3
+    high = float(max(data["measured"].max(), data["predicted"].max())) * 1.3
+    scale = alt.Scale(type="log", domain=[low, high], nice=False)
+    diagonal = alt.Chart(pd.DataFrame({"v": [low, high]})).mark_line(color="#888", strokeDash=[4, 3]).encode(
+        x=alt.X("v:Q", scale=scale), y=alt.Y("v:Q", scale=scale))
+    # aria=False: no per-point aria-label in the static SVG (the tooltips stay in the interactive chart)
+    points = alt.Chart(data).mark_point(filled=True, size=55, opacity=0.75, aria=False).encode(
+        x=alt.X("measured:Q", scale=scale, title=f"measured {axis} (log)", axis=alt.Axis(tickCount=5)),
+        y=alt.Y("predicted:Q", scale=scale, title=f"predicted {axis} (log)", axis=alt.Axis(tickCount=5)),
+        color=alt.Color("hardware:N", sort=HARDWARE_ORDER, title="hardware"),
+        shape=alt.Shape("metric group:N", title="metric"),
+        tooltip=["id", "model", "hardware", "plan", "isl/osl", "qps", "split", "batch",
+                 alt.Tooltip("measured:Q", format=".4g"), alt.Tooltip("predicted:Q", format=".4g"), "error %"],
+    )
+    return (diagonal + points).properties(title=title, width=330, height=330)
+
+
+def predicted_vs_measured(predictions: pd.DataFrame, title: str = "Predicted against measured") -> alt.HConcatChart:
+    """Log-log scatter, y = x dashed: throughput (tokens/s per GPU) and latency (ms) side by side.
+
+    Colour: hardware; shape: metric group. Points on the diagonal are exact predictions.
+    """
+    data = _labelled(predictions)
+    throughput = data[data["metric"] == "output_tokens_per_s_per_gpu"]
+    latency = data[data["metric"] != "output_tokens_per_s_per_gpu"].copy()
+    latency[["measured", "predicted"]] = latency[["measured", "predicted"]] * 1e3
+    return alt.hconcat(
+        _panel(throughput, "Throughput", "output tokens/s per GPU"),
+        _panel(latency, "Latency", "ms"),
+    ).resolve_scale(color="shared", shape="shared").properties(
+        title=alt.Title(title, subtitle="dashed line: prediction = measurement"))
+
+
+def error_bars(errors: pd.DataFrame, title: str = "Absolute percentage error, held-out rows") -> alt.Chart:
+    """Median (bar) and p90 (tick) absolute % error per metric group and hardware."""
+    data = errors.copy()
+    data["metric group"] = data["group"].map(GROUP_LABELS)
+    base = alt.Chart(data).encode(
+        x=alt.X("hardware:N", sort=HARDWARE_ORDER + ["all"], title=None),
+        tooltip=["metric group", "hardware", "rows", alt.Tooltip("median_ape_pct:Q", format=".1f"),
+                 alt.Tooltip("p90_ape_pct:Q", format=".1f")],
+    )
+    bars = base.mark_bar(aria=False).encode(y=alt.Y("median_ape_pct:Q", title="abs. error (%): bar median, tick p90"),
+                                  color=alt.Color("hardware:N", sort=HARDWARE_ORDER + ["all"], legend=None))
+    ticks = base.mark_tick(color="black", thickness=2, size=18).encode(y="p90_ape_pct:Q")
+    return (bars + ticks).properties(width=130, height=220).facet(
+        column=alt.Column("metric group:N", sort=[GROUP_LABELS[g] for g in GROUP_LABELS], title=None),
+    ).resolve_scale(x="independent").properties(title=title)
+
+
+def ratio_by_plan(predictions: pd.DataFrame, title: str = "Max-load throughput: predicted / measured") -> alt.Chart:
+    """Strip chart of predicted / measured (log) for max-load rows, one row per model and plan."""
+    data = _labelled(predictions[predictions["group"] == "throughput_max_load"]).drop(columns=["metric group"])
+    data["model, plan"] = data["model"] + "  " + data["plan"]
+    rule = alt.Chart(pd.DataFrame({"r": [1.0]})).mark_rule(color="#888", strokeDash=[4, 3]).encode(x="r:Q")
+    points = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.8, aria=False).encode(
+        x=alt.X("ratio:Q", scale=alt.Scale(type="log", domain=[0.5, 2.0], nice=False, clamp=True),
+                  axis=alt.Axis(values=[0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0]),
+                  title="predicted / measured (log; clamped to 0.5 ... 2)"),
+        y=alt.Y("model, plan:N", title=None),
+        color=alt.Color("hardware:N", sort=HARDWARE_ORDER),
+        shape=alt.Shape("split:N", sort=["train", "held-out"]),
+        tooltip=["id", "hardware", "isl/osl", "batch", "split", alt.Tooltip("ratio:Q", format=".3f")],
+    )
+    return (rule + points).properties(title=title, width=480, height=280)
