@@ -74,8 +74,11 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
     t_tp = frac * (m.num_layers + mlp_all_reduces) * comm.all_reduce_s(tokens_replica * d * act, tp, tp_bw, tp_lat)
     copies_per_rank = tokens_replica / tp * m.experts_per_token
     t_ep = frac * m.num_moe_layers * 2 * comm.all_to_all_s(copies_per_rank * d * act, ep, hw, eff.comm_util, etp)
+    # expert-TP partial sums: with ep = 1 every expert is local and a rank sums its k expert outputs before the
+    # all-reduce (tokens x d); with ep > 1 the k copies of a token sit on different ranks (copies x d)
+    etp_payload = tokens_replica / tp * etp * d * act * np.where(ep > 1, m.experts_per_token, 1)
     etp_bw, etp_lat = comm.link(hw, etp, eff.comm_util)
-    t_etp = frac * m.num_moe_layers * comm.all_reduce_s(copies_per_rank * etp * d * act, etp, etp_bw, etp_lat)
+    t_etp = frac * m.num_moe_layers * comm.all_reduce_s(etp_payload, etp, etp_bw, etp_lat)
     pp_bw, pp_lat = comm.link(hw, tp * dp * plan.pp, eff.comm_util)
     t_pp = np.where(plan.pp > 1, comm.p2p_s(tokens_replica * d * act, pp_bw, pp_lat), 0.0)
     communication = t_tp + t_ep + t_etp + t_pp
@@ -88,7 +91,12 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
 
 def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficiency: Efficiency,
              overlap: bool = False, reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> dict:
-    """Every metric of :class:`Estimate` for one plan or, with array fields, for many at once."""
+    """Every metric of :class:`Estimate` for one plan or, with array fields, for many at once.
+
+    ``plan`` and ``efficiency`` are read only through their attributes (plan: tp, dp, pp, ep, etp,
+    microbatches; efficiency: mfu, decode_compute, bw_util, comm_util), each a number or a numpy array
+    of one shape: the search passes arrays of plans, the calibration arrays of efficiency factors.
+    """
     m, wl, eff = model, workload, efficiency
     mb, pp, dp = plan.microbatches, plan.pp, plan.dp
     gpus = plan.tp * dp * pp
