@@ -27,7 +27,8 @@ test: setup
 # Re-execute every notebook in place (after a change to costmodel), then review `git diff notebooks/`.
 notebooks: setup
 	@for nb in $(NOTEBOOKS); do echo "executing $$nb"; \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
+	  $(BIN)/python tools/strip_metadata.py "$$nb"; done
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/

@@ -4,6 +4,10 @@ Flat public API, so a notebook reads ``cm.estimate(...)``. All quantities are SI
 (bytes, FLOP, seconds, bytes/s, FLOP/s); names carry the unit.
 """
 
+from . import catalog, charts
+from . import validation  # the validation chapter: measurements, fit, error report
+from .audit import (audit_claim, audit_rows, audit_table, claim_card, corrected_strategy, findings_table, ledger_ids,
+                    load_ledger, scenario_readings, scenario_table, verdict_counts)
 from .architecture import Model, load_model, model_from_hf_config, model_ids, official_params, param_breakdown
 from .comm import all_gather_s, all_reduce_s, all_to_all_s, p2p_s, reduce_scatter_s
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, prefill_flops
@@ -13,6 +17,14 @@ from .perf import Estimate, estimate, evaluate, experts_active_fraction, validat
 from .strategy import Plan, Violation, Workload
 from .units import GB, GiB, TB, CostModelError
 
+
+def enable_charts(theme: bool = True) -> None:
+    """Show Altair charts through the offline renderer (costmodel.charts.render); imported lazily."""
+    from .charts.render import enable
+
+    enable(theme)
+
+
 __all__ = [
     "Model", "load_model", "model_from_hf_config", "model_ids", "official_params", "param_breakdown",
     "all_gather_s", "all_reduce_s", "all_to_all_s", "p2p_s", "reduce_scatter_s",
@@ -21,4 +33,7 @@ __all__ = [
     "activation_bytes_per_gpu", "kv_bytes_per_gpu", "memory_bytes_per_gpu", "weight_bytes_per_gpu",
     "Estimate", "estimate", "evaluate", "experts_active_fraction", "validate",
     "Plan", "Violation", "Workload", "GB", "GiB", "TB", "CostModelError",
+    "enable_charts", "catalog", "charts", "validation",
+    "audit_claim", "audit_rows", "audit_table", "claim_card", "corrected_strategy", "findings_table", "ledger_ids",
+    "load_ledger", "scenario_readings", "scenario_table", "verdict_counts",
 ]

@@ -97,6 +97,36 @@ def efficiency_choices() -> list[str]:
     return list(EFFICIENCY_PROFILES) + sorted(calibrated_profiles())
 
 
+def efficiency_help() -> str:
+    from .calibration import calibrated_profiles
+
+    fitted = "; ".join(f"{name}: fitted for {', '.join(sorted(per_hw))}" for name, per_hw in
+                       sorted(calibrated_profiles().items()))
+    return ("efficiency profile: scenario (the hardware file's values, default), datasheet (100 %% of peak)"
+            + (f"; {fitted}" if fitted else ""))
+
+
+def add_workload_args(p: argparse.ArgumentParser) -> None:
+    """--batch, --input-len, --output-len (the dtypes come with :func:`add_scenario_args`)."""
+    p.add_argument("--batch", type=positive_int, required=True, metavar="N", help="sequences B")
+    p.add_argument("--input-len", type=positive_int, required=True, metavar="N", help="prompt tokens S_in")
+    p.add_argument("--output-len", type=positive_int, required=True, metavar="N", help="generated tokens S_out")
+
+
+def add_scenario_args(p: argparse.ArgumentParser) -> None:
+    """Dtypes, efficiency profile and overrides, and the overlap policy."""
+    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
+    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
+    p.add_argument("--efficiency", choices=efficiency_choices(), default="scenario", help=efficiency_help())
+    p.add_argument("--mfu", type=fraction, metavar="F", help="compute efficiency, overrides the profile")
+    p.add_argument("--bw-util", type=fraction, metavar="F", help="HBM bandwidth utilisation, overrides the profile")
+    p.add_argument("--overlap", action="store_true", help="hide communication behind compute")
+
+
+def workload_from_args(args) -> Workload:
+    return Workload(args.batch, args.input_len, args.output_len, args.weight_dtype, args.kv_dtype)
+
+
 def add_estimate(sub) -> None:
     p = sub.add_parser("estimate", help="memory, TTFT, decode step and throughput of one plan")
     add_model_args(p)
@@ -107,16 +137,8 @@ def add_estimate(sub) -> None:
         p.add_argument(f"--{name}", type=positive_int, required=True, metavar="N", help=text)
     p.add_argument("--etp", type=positive_int, default=1, metavar="N", help="expert tensor parallel (default 1)")
     p.add_argument("--microbatches", type=positive_int, default=1, metavar="N", help="pipeline micro-batches")
-    p.add_argument("--batch", type=positive_int, required=True, metavar="N", help="sequences B")
-    p.add_argument("--input-len", type=positive_int, required=True, metavar="N", help="prompt tokens S_in")
-    p.add_argument("--output-len", type=positive_int, required=True, metavar="N", help="generated tokens S_out")
-    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
-    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
-    p.add_argument("--efficiency", choices=efficiency_choices(), default="scenario",
-                   help="efficiency profile (default: the hardware file's scenario values)")
-    p.add_argument("--mfu", type=fraction, metavar="F", help="compute efficiency, overrides the profile")
-    p.add_argument("--bw-util", type=fraction, metavar="F", help="HBM bandwidth utilisation, overrides the profile")
-    p.add_argument("--overlap", action="store_true", help="hide communication behind compute")
+    add_workload_args(p)
+    add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run_estimate)
 
@@ -128,7 +150,7 @@ def run_estimate(args) -> int:
         raise CostModelError(f"tp: {args.tp} does not divide the {m.num_heads} attention heads; "
                              f"allowed: {', '.join(map(str, allowed))}")
     plan = Plan(args.tp, args.dp, args.pp, args.ep, args.etp, args.microbatches)
-    wl = Workload(args.batch, args.input_len, args.output_len, args.weight_dtype, args.kv_dtype)
+    wl = workload_from_args(args)
     e = estimate(m, load_hardware(args.hardware), plan, wl, args.efficiency, mfu=args.mfu, bw_util=args.bw_util,
                  overlap=args.overlap)
     if args.json:
@@ -184,9 +206,7 @@ def add_search(sub) -> None:
     add_model_args(p)
     p.add_argument("--hardware", required=True, choices=hardware_ids(), metavar="ID",
                    help=f"GPU: {', '.join(hardware_ids())}")
-    p.add_argument("--batch", type=positive_int, required=True, metavar="N", help="sequences B")
-    p.add_argument("--input-len", type=positive_int, required=True, metavar="N", help="prompt tokens S_in")
-    p.add_argument("--output-len", type=positive_int, required=True, metavar="N", help="generated tokens S_out")
+    add_workload_args(p)
     p.add_argument("--max-gpus", type=positive_int, default=512, metavar="N", help="GPU budget (default 512)")
     p.add_argument("--ttft-max", type=positive_number, metavar="S", help="limit on the whole-batch TTFT, seconds")
     p.add_argument("--min-tokens-per-s-per-gpu", type=positive_number, metavar="X",
@@ -194,13 +214,7 @@ def add_search(sub) -> None:
     p.add_argument("--throughput-metric", choices=("output", "input"), default="output",
                    help="throughput per GPU: decode output tokens (default) or prefill input tokens")
     p.add_argument("--min-tokens-per-s-per-user", type=positive_number, metavar="X", help="floor on 1 / TPOT")
-    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
-    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
-    p.add_argument("--efficiency", choices=efficiency_choices(), default="scenario",
-                   help="efficiency profile (default: the hardware file's scenario values)")
-    p.add_argument("--mfu", type=fraction, metavar="F", help="compute efficiency, overrides the profile")
-    p.add_argument("--bw-util", type=fraction, metavar="F", help="HBM bandwidth utilisation, overrides the profile")
-    p.add_argument("--overlap", action="store_true", help="hide communication behind compute")
+    add_scenario_args(p)
     p.add_argument("--top", type=positive_int, default=10, metavar="N", help="best plans to list (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run_search)
@@ -209,7 +223,7 @@ def add_search(sub) -> None:
 def run_search(args) -> int:
     from .search import format_table, search
 
-    wl = Workload(args.batch, args.input_len, args.output_len, args.weight_dtype, args.kv_dtype)
+    wl = workload_from_args(args)
     r = search(model_from_args(args), load_hardware(args.hardware), wl, args.max_gpus, ttft_max_s=args.ttft_max,
                min_tokens_per_s_per_gpu=args.min_tokens_per_s_per_gpu,
                throughput_metric=f"{args.throughput_metric}_tokens_per_s_per_gpu",
@@ -228,7 +242,8 @@ def run_search(args) -> int:
         print("no plan meets the requirements")
         return 0
     for title, rows in ((f"best {args.top} by {args.throughput_metric} tokens/s per GPU", r.best(args.top)),
-                        ("frontier: output tokens/s/GPU vs tokens/s per user", r.frontier("throughput")),
+                        (f"frontier: {args.throughput_metric} tokens/s/GPU vs tokens/s per user",
+                         r.frontier("throughput")),
                         ("frontier: GPUs vs TTFT", r.frontier("ttft"))):
         print(f"\n{title}")
         print(format_table(rows))
@@ -236,6 +251,35 @@ def run_search(args) -> int:
 
 
 SUBCOMMANDS.append(add_search)
+
+
+# --- audit (costmodel.audit) ----------------------------------------------------------
+def add_audit(sub) -> None:
+    p = sub.add_parser("audit", help="the claims ledgers of the documents with their verdicts")
+    p.add_argument("docs", nargs="*", metavar="DOC_ID", help="document ids (default: every ledger)")
+    p.add_argument("--json", action="store_true", help="machine-readable output: one row per claim")
+    p.set_defaults(run=run_audit)
+
+
+def run_audit(args) -> int:
+    from .audit import audit_table, findings_table, ledger_ids, load_ledger, to_json_rows, verdict_counts
+
+    for doc in args.docs:
+        if doc not in ledger_ids():
+            raise CostModelError(f"audit: document {doc!r} is not one of {', '.join(ledger_ids())}")
+    df = audit_table(args.docs or None)
+    if args.json:
+        print(json.dumps(to_json_rows(df), indent=2, ensure_ascii=False))
+        return 0
+    for doc, rows in df.groupby("doc", sort=True):
+        print(f"document {doc}: {load_ledger(doc)['title']}")
+        print(findings_table(rows).to_string(index=False))
+        print()
+    print(verdict_counts(df).to_string())
+    return 0
+
+
+SUBCOMMANDS.append(add_audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
