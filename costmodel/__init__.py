@@ -4,8 +4,7 @@ Flat public API, so a notebook reads ``cm.estimate(...)``. All quantities are SI
 (bytes, FLOP, seconds, bytes/s, FLOP/s); names carry the unit.
 """
 
-from . import catalog, charts
-from . import validation  # the validation chapter: measurements, fit, error report
+from . import catalog, charts, search, validation  # modules: tables, chart builders, plan search, validation
 from .audit import (audit_claim, audit_rows, audit_table, claim_card, corrected_strategy, findings_table, ledger_ids,
                     load_ledger, scenario_readings, scenario_table, verdict_counts)
 from .architecture import Model, load_model, model_from_hf_config, model_ids, official_params, param_breakdown
@@ -33,7 +32,7 @@ __all__ = [
     "activation_bytes_per_gpu", "kv_bytes_per_gpu", "memory_bytes_per_gpu", "weight_bytes_per_gpu",
     "Estimate", "estimate", "evaluate", "experts_active_fraction", "validate",
     "Plan", "Violation", "Workload", "GB", "GiB", "TB", "CostModelError",
-    "enable_charts", "catalog", "charts", "validation",
+    "enable_charts", "catalog", "charts", "search", "validation",
     "audit_claim", "audit_rows", "audit_table", "claim_card", "corrected_strategy", "findings_table", "ledger_ids",
     "load_ledger", "scenario_readings", "scenario_table", "verdict_counts",
 ]

@@ -637,31 +637,6 @@ def explain_max_load(scenario: Scenario, efficiency="calibrated") -> dict:
             "measured_output_tokens_per_s_per_gpu": scenario.measured}
 
 
-def expert_tp_reduction_excess(scenario: Scenario, efficiency="calibrated") -> dict:
-    """How much of one max-load decode step is the k-fold MoE reduction payload (seconds).
-
-    :func:`costmodel.perf.stage_time` reduces over the expert-TP group a payload of
-    tokens x k x d (one row per routed copy). With ep = 1, engines such as TensorRT-LLM apply the
-    router weights and sum the k expert outputs on each rank first, then all-reduce tokens x d.
-    Returns the decode step, the MoE reduction time as modelled, the same with tokens x d, and the
-    share of the step the difference makes.
-    """
-    from . import comm
-
-    m, hw = _specs(scenario.model_id, scenario.hardware_id)
-    plan, batch = scenario.plan, max_batch(*scenario.setup)
-    eff = resolve_efficiency(hw, efficiency)
-    wl = Workload(batch, scenario.input_len, scenario.output_len, scenario.weight_dtype, scenario.kv_dtype)
-    step = float(evaluate(m, hw, plan, wl, eff)["decode_step_s"])
-    bw, lat = comm.link(hw, plan.etp, eff.comm_util)
-    tokens = batch / plan.dp
-    modelled = float(m.num_moe_layers * comm.all_reduce_s(tokens * m.experts_per_token * m.d_model * wl.act_bytes,
-                                                          plan.etp, bw, lat))
-    summed_first = float(m.num_moe_layers * comm.all_reduce_s(tokens * m.d_model * wl.act_bytes, plan.etp, bw, lat))
-    return {"row": scenario.row_id, "batch": batch, "decode_step_s": step, "moe_reduction_modelled_s": modelled,
-            "moe_reduction_tokens_x_d_s": summed_first, "share_of_step": (modelled - summed_first) / step}
-
-
 def largest_errors(predictions: pd.DataFrame, n: int = 10, split: str = "held-out") -> pd.DataFrame:
     """The ``n`` rows of ``split`` with the largest absolute % error (what drives the p90)."""
     rows = predictions[predictions["split"] == split]
@@ -735,7 +710,7 @@ def hardware_pair_ratios(predictions: pd.DataFrame, faster: str = "h200-sxm", sl
 
 
 __all__ = [
-    "bundled_profile", "explain_max_load", "expert_tp_reduction_excess", "largest_errors", "profile_table", "split_counts", "profile_comparison", "max_load_consistency", "ratio_by_lengths", "hardware_pair_ratios",
+    "bundled_profile", "explain_max_load", "largest_errors", "profile_table", "split_counts", "profile_comparison", "max_load_consistency", "ratio_by_lengths", "hardware_pair_ratios",
     "Scenario", "load_measurements", "parse_precision", "parse_plan", "run_key", "is_held_out", "parse_row",
     "parse_measurements", "max_batch", "online_metrics", "predict_matrix", "predict", "squared_log_error",
     "fit_hardware", "fit_profile", "profile_document", "write_profile", "bundled_profile_path",

@@ -114,13 +114,20 @@ def scaling_chart(doc: str, metric: str = "ttft", scenarios=None) -> alt.Chart:
         t = audit.scaling_table(doc, name)
         frames.append(t.assign(scenario=name))
     data = pd.concat(frames, ignore_index=True)
-    lines = alt.Chart(data).mark_line(point=True).encode(
+    data["plan"] = data["plan"].astype(str)
+    data["state"] = data["valid"].map({True: "valid plan", False: "invalid plan (violations)"})
+    curve = alt.Chart(data).encode(
         x=alt.X("GPUs:Q", scale=alt.Scale(type="log", base=2), title="GPUs (log2)"),
         y=alt.Y(f"{column}:Q", scale=alt.Scale(type="log"), title=title + " (log)"),
-        color=alt.Color("scenario:N", title="cost model"),
-        tooltip=["scenario", "plan", "GPUs", alt.Tooltip(f"{column}:Q", format=".3g"), "valid"],
+        color=alt.Color("scenario:N", title="cost model", legend=alt.Legend(orient="bottom")),
     )
-    layers = [lines]
+    # an invalid plan (does not fit, breaks a divisibility rule) is drawn as a cross, not a dot
+    points = curve.mark_point(size=60, filled=True).encode(
+        shape=alt.Shape("state:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=["valid plan", "invalid plan (violations)"], range=["circle", "cross"])),
+        tooltip=["scenario", "plan", "GPUs", alt.Tooltip(f"{column}:Q", format=".3g"), "state"],
+    )
+    layers = [curve.mark_line(), points]
     base = ledger["scenarios"][base_name]
     req = base.requirements.get(req_key)
     if req:

@@ -109,7 +109,7 @@ def _panel(points, frontier, documents, x, y, x_title, y_title, x_scale, y_scale
                       .encode(**enc, color=_color(), tooltip=doc_tip))
         layers.append(alt.Chart(documents).mark_text(align="left", dx=8, dy=-8, fontSize=11)
                       .encode(**enc, text="document:N"))
-    return alt.layer(*layers).properties(width=400, height=300, title=title)
+    return alt.layer(*layers).properties(width=440, height=260, title=title)
 
 
 METRIC_COLUMNS = {
@@ -119,9 +119,9 @@ METRIC_COLUMNS = {
 
 
 def frontier_chart(result: SearchResult, documents: pd.DataFrame | None = None, title: str = "",
-                   subtitle: str = "", floor: float | None = None) -> alt.HConcatChart:
+                   subtitle: str = "", floor: float | None = None) -> alt.VConcatChart:
     # (configured: the chart is final and cannot be composed further)
-    """Two panels: throughput per GPU (the requirement's reading) against tokens/s per user, and
+    """Two panels, one above the other (they fit the book's text column): throughput per GPU (the requirement's reading) against tokens/s per user, and
     TTFT against GPUs.
 
     Valid plans are grey (miss a requirement) or blue (meet them all); the Pareto frontier of the
@@ -142,7 +142,7 @@ def frontier_chart(result: SearchResult, documents: pd.DataFrame | None = None, 
                    documents, "GPUs", "TTFT (s)", "GPUs (log 2)", "TTFT, whole batch (s, log)", gpus, log,
                    rule=(req["ttft_max_s"], "TTFT limit") if req.get("ttft_max_s") else None,
                    title="GPUs vs. time to first token")
-    chart = alt.hconcat(left, right).properties(title=alt.Title(title, subtitle=subtitle) if subtitle else title)
+    chart = alt.vconcat(left, right).properties(title=alt.Title(title, subtitle=subtitle) if subtitle else title)
     return chart.configure(aria=False)  # no per-point aria labels: they tripled the SVG's size
 
 
@@ -170,7 +170,7 @@ REQUIREMENT_WORDS = {"ttft_max_s": "the TTFT limit", "min_tokens_per_s_per_gpu":
                      "min_tokens_per_s_per_user": "the per-user floor"}
 
 
-def requirement_set_chart(rs, result: SearchResult) -> alt.HConcatChart:
+def requirement_set_chart(rs, result: SearchResult) -> alt.VConcatChart:
     """:func:`frontier_chart` of a requirement set (:class:`costmodel.search.RequirementSet`) with
     the documents' plans. When no plan meets every requirement, the chart shows the plans that meet
     the rest (see :meth:`SearchResult.corrected`) and keeps the missed floor as a dashed line."""

@@ -48,8 +48,8 @@ def _panel(data: pd.DataFrame, title: str, axis: str) -> alt.LayerChart:
     return (diagonal + points).properties(title=title, width=330, height=330)
 
 
-def predicted_vs_measured(predictions: pd.DataFrame, title: str = "Predicted against measured") -> alt.HConcatChart:
-    """Log-log scatter, y = x dashed: throughput (tokens/s per GPU) and latency (ms) side by side.
+def predicted_vs_measured(predictions: pd.DataFrame, title: str = "Predicted against measured") -> alt.VConcatChart:
+    """Log-log scatter, y = x dashed: throughput (tokens/s per GPU) above latency (ms), to fit the text column.
 
     Colour: hardware; shape: metric group. Points on the diagonal are exact predictions.
     """
@@ -57,7 +57,7 @@ def predicted_vs_measured(predictions: pd.DataFrame, title: str = "Predicted aga
     throughput = data[data["metric"] == "output_tokens_per_s_per_gpu"]
     latency = data[data["metric"] != "output_tokens_per_s_per_gpu"].copy()
     latency[["measured", "predicted"]] = latency[["measured", "predicted"]] * 1e3
-    return alt.hconcat(
+    return alt.vconcat(
         _panel(throughput, "Throughput", "output tokens/s per GPU"),
         _panel(latency, "Latency", "ms"),
     ).resolve_scale(color="shared", shape="shared").properties(
@@ -91,8 +91,8 @@ def ratio_by_plan(predictions: pd.DataFrame, title: str = "Max-load throughput: 
                   axis=alt.Axis(values=[0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0]),
                   title="predicted / measured (log; clamped to 0.5 ... 2)"),
         y=alt.Y("model, plan:N", title=None),
-        color=alt.Color("hardware:N", sort=HARDWARE_ORDER),
-        shape=alt.Shape("split:N", sort=["train", "held-out"]),
+        color=alt.Color("hardware:N", sort=HARDWARE_ORDER, legend=alt.Legend(orient="bottom")),
+        shape=alt.Shape("split:N", sort=["train", "held-out"], legend=alt.Legend(orient="bottom")),
         tooltip=["id", "hardware", "isl/osl", "batch", "split", alt.Tooltip("ratio:Q", format=".3f")],
     )
-    return (rule + points).properties(title=title, width=480, height=280)
+    return (rule + points).properties(title=title, width=330, height=280)
