@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .architecture import load_model, model_from_hf_config, model_ids
@@ -297,3 +298,6 @@ def main(argv: list[str] | None = None) -> int:
     except CostModelError as exc:
         print(f"costmodel: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader closed the pipe (``costmodel audit | head``): stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0

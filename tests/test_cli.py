@@ -92,3 +92,10 @@ def test_hf_config_missing_key_is_one_line(tmp_path):
     path.write_text(json.dumps({"num_hidden_layers": 2, "hidden_size": 64, "vocab_size": 10}))
     r = run("params", "--hf-config", str(path))
     assert r.returncode == 2 and r.stderr.strip() == "costmodel: error: config: missing key 'num_attention_heads'"
+
+
+def test_closed_pipe_is_not_a_traceback():
+    # `costmodel audit | head -1`: the reader leaves early; the command must not print a traceback
+    r = subprocess.run(f"{sys.executable} -m costmodel audit | head -1", shell=True, capture_output=True, text=True,
+                       timeout=120)
+    assert r.stdout.startswith("document ") and "Traceback" not in r.stderr
