@@ -73,6 +73,26 @@ def test_ep_all_to_all_in_prefill_by_hand():
     assert e.comm_s == pytest.approx(32 * 4.3301689e-6, rel=1e-6)
 
 
+def test_expert_tp_reduction_sums_k_outputs_first_when_ep_is_1():
+    # tp 2, etp 2, ep 1, B = 1, S = 1024: per layer an attention all-reduce of 1024 x 512 x 2 B = 1,048,576 B
+    # (1,048,576 / 450e9 + 2 x 2 us = 6.3301689e-6 s) and, every expert being local, the expert-TP all-reduce of the
+    # summed output: 1024 / tp 2 x etp 2 x 512 x 2 B = 1,048,576 B, the same 6.3301689e-6 s (not k = 2 times more)
+    e = cm.estimate(SEED, GPU, cm.Plan(2, 1, 1, 1, etp=2), cm.Workload(1, 1024, 2, "fp16", "fp16"), PEAK)
+    assert e.comm_s == pytest.approx(16 * 2 * 6.3301689e-6, rel=1e-6)
+
+
+def test_expert_tp_reduction_of_k_copies_when_ep_above_1():
+    # tp 2, dp 2, ep 2, etp 2, B = 2 (one sequence per replica), S = 1024, per layer:
+    #   attention all-reduce: 6.3301689e-6 s (as above)
+    #   dispatch + combine: 1024 / 2 x k 2 = 1024 copies x 512 x 2 B = 1,048,576 B over 2 ranks:
+    #     2 us + 1/2 x 1,048,576 / 450e9 = 3.1650844e-6 s, twice
+    #   expert-TP all-reduce of the k copies: 1024 / 2 x 2 x 512 x 2 B x k 2 = 2,097,152 B:
+    #     2,097,152 / 450e9 + 4 us = 8.6603378e-6 s
+    # 16 layers x 21.3206756e-6 s = 3.4113081e-4 s
+    e = cm.estimate(SEED, GPU, cm.Plan(2, 2, 1, 2, etp=2), cm.Workload(2, 1024, 2, "fp16", "fp16"), PEAK)
+    assert e.comm_s == pytest.approx(3.4113081e-4, rel=1e-6)
+
+
 def test_overlap_hides_communication():
     wl = cm.Workload(64, 2048, 256, "fp8", "fp8")
     m = cm.load_model("qwen3-235b-a22b")
