@@ -53,7 +53,8 @@ import yaml
 from .architecture import Model, load_model, mlp_params, param_breakdown
 from .hardware import load_hardware, resolve_efficiency
 from .memory import kv_shards
-from .perf import estimate, stage_time, validate
+from . import perf
+from .perf import estimate, validate
 from .strategy import Plan, Workload, errors
 from .units import CostModelError, dtype_bytes
 
@@ -187,12 +188,8 @@ def scenario_estimate(sc: Scenario):
 
 def prefill_stage(sc: Scenario) -> dict:
     """The prefill stage-time breakdown of a scenario (seconds per class and per collective)."""
-    p, wl = sc.plan, sc.workload
-    seqs = math.ceil(wl.batch / p.dp)
-    return {k: float(v) for k, v in stage_time(
-        sc.model, sc.hardware, p, wl, sc.efficiency, seqs_per_replica=seqs / p.microbatches,
-        seqs_all_replicas=wl.batch / p.microbatches, new_tokens=wl.input_len, past_tokens=0,
-        compute_efficiency=sc.efficiency.mfu, overlap=sc.overlap).items()}
+    stage = perf.prefill_stage(sc.model, sc.hardware, sc.plan, sc.workload, sc.efficiency, sc.overlap)
+    return {k: float(v) for k, v in stage.items()}
 
 
 # --- quantities ------------------------------------------------------------------------------------
@@ -348,24 +345,24 @@ def _memory_fraction_cluster(sc):
         f"{(w + kv) / cap:.2%}"
 
 
-@quantity("prefill_comm_fraction", "ratio", "prefill communication / TTFT (no overlap)")
-def _comm_fraction(sc):
-    x = scenario_estimate(sc).metrics
-    f = x["prefill_comm_s"] / x["ttft_s"]
-    return f, f"comm {x['prefill_comm_s'] * 1e3:.4g} ms / TTFT {x['ttft_s'] * 1e3:.4g} ms = {f:.1%}"
+def _comm_fraction(name: str, phase: str, total: str, label: str):
+    """Register ``name`` = communication / phase time (no overlap), from the estimate's metrics."""
+    @quantity(name, "ratio", f"{phase} communication / {label} (no overlap)")
+    def resolve(sc):
+        x = scenario_estimate(sc).metrics
+        comm, whole = x[f"{phase}_comm_s"], x[total]
+        return comm / whole, f"comm {comm * 1e3:.4g} ms / {label} {whole * 1e3:.4g} ms = {comm / whole:.1%}"
+    return resolve
 
 
-@quantity("decode_comm_fraction", "ratio", "decode communication / decode step (no overlap)")
-def _decode_comm_fraction(sc):
-    x = scenario_estimate(sc).metrics
-    f = x["decode_comm_s"] / x["decode_step_s"]
-    return f, f"comm {x['decode_comm_s'] * 1e3:.4g} ms / step {x['decode_step_s'] * 1e3:.4g} ms = {f:.1%}"
+_comm_fraction("prefill_comm_fraction", "prefill", "ttft_s", "TTFT")
+_comm_fraction("decode_comm_fraction", "decode", "decode_step_s", "step")
 
 
 def _collective(kind: str):
     @quantity(f"prefill_{kind}_comm_s", "seconds", f"prefill {kind.upper()} communication on the fullest stage")
     def resolve(sc):
-        t = prefill_stage(sc)[kind] * (sc.plan.microbatches + sc.plan.pp - 1)
+        t = prefill_stage(sc)[kind] * perf.prefill_rounds(sc.plan)
         return t, f"{kind.upper()} collectives over the prefill of {sc.plan.label()} = {t * 1e3:.4g} ms"
 
     @quantity(f"prefill_{kind}_comm_fraction", "ratio", f"prefill {kind.upper()} communication / TTFT")
@@ -863,10 +860,7 @@ def _tp_allreduce_count(sc):
     p, wl = sc.plan, sc.workload
 
     def decode_tp_comm(plan):
-        return float(stage_time(sc.model, sc.hardware, plan, wl, sc.efficiency,
-                                seqs_per_replica=math.ceil(wl.batch / plan.dp), seqs_all_replicas=wl.batch,
-                                new_tokens=1, past_tokens=wl.mean_decode_context - 1,
-                                compute_efficiency=sc.efficiency.decode_compute, overlap=sc.overlap)["tp"])
+        return float(perf.decode_stage(sc.model, sc.hardware, plan, wl, sc.efficiency, sc.overlap)["tp"])
     big = replace(p, tp=2 * p.tp, dp=max(p.dp // 2, 1))
     t_small, t_big = decode_tp_comm(p), decode_tp_comm(big)
     return False, (f"tp {big.tp} and tp {p.tp} both all-reduce once per attention block, L = {sc.model.num_layers} "

@@ -157,4 +157,4 @@ def resolve_efficiency(hardware: Hardware, efficiency=None, mfu: float | None = 
 
 
 __all__ = ["Efficiency", "Hardware", "hardware_ids", "load_hardware", "resolve_efficiency", "hardware_from_dict",
-           "EFFICIENCY_PROFILES", "MB"]
+           "EFFICIENCY_PROFILES"]

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import comm
+from . import comm, memory
 from .architecture import Model, kv_elements_per_token_per_layer
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, lm_head_flops, prefill_flops
 from .hardware import Efficiency, Hardware, resolve_efficiency
 from .memory import RESERVED_BYTES_PER_GPU, kv_shards, memory_bytes_per_gpu, stage_fraction, weight_elements_per_gpu
-from .strategy import Plan, Violation, Workload, rule_masks, violations_from_masks
+from .strategy import Plan, Violation, Workload, errors, rule_masks, violations_from_masks
 from .units import dtype_bytes
 
 
@@ -89,6 +89,36 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
             "flops": dense_flops + attn_flops + expert_flops, "lm_head_flops": head_flops}
 
 
+def prefill_rounds(plan):
+    """Stage times until the last micro-batch leaves the pipeline: mb + pp - 1 (fill and drain)."""
+    return plan.microbatches + plan.pp - 1
+
+
+def decode_rounds(plan):
+    """Stage times per decode step: max(mb, pp); fewer micro-batches than stages leave stages idle."""
+    return np.maximum(plan.microbatches, plan.pp)
+
+
+def prefill_stage(model: Model, hardware: Hardware, plan, workload: Workload, efficiency: Efficiency,
+                  overlap: bool = False) -> dict:
+    """:func:`stage_time` of one prefill micro-batch of the whole batch (ceil(B / dp) / mb per replica)."""
+    mb = plan.microbatches
+    return stage_time(model, hardware, plan, workload, efficiency,
+                      seqs_per_replica=np.ceil(workload.batch / plan.dp) / mb, seqs_all_replicas=workload.batch / mb,
+                      new_tokens=workload.input_len, past_tokens=0, compute_efficiency=efficiency.mfu,
+                      overlap=overlap)
+
+
+def decode_stage(model: Model, hardware: Hardware, plan, workload: Workload, efficiency: Efficiency,
+                 overlap: bool = False) -> dict:
+    """:func:`stage_time` of one decode micro-batch: one new token per sequence at context S_in + S_out / 2."""
+    mb = plan.microbatches
+    return stage_time(model, hardware, plan, workload, efficiency,
+                      seqs_per_replica=np.ceil(workload.batch / plan.dp) / mb, seqs_all_replicas=workload.batch / mb,
+                      new_tokens=1, past_tokens=workload.mean_decode_context - 1,
+                      compute_efficiency=efficiency.decode_compute, overlap=overlap)
+
+
 def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficiency: Efficiency,
              overlap: bool = False, reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> dict:
     """Every metric of :class:`Estimate` for one plan or, with array fields, for many at once.
@@ -98,44 +128,38 @@ def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficie
     of one shape: the search passes arrays of plans, the calibration arrays of efficiency factors.
     """
     m, wl, eff = model, workload, efficiency
-    mb, pp, dp = plan.microbatches, plan.pp, plan.dp
-    gpus = plan.tp * dp * pp
-    seqs_replica = np.ceil(wl.batch / dp)
-    common = dict(overlap=overlap)
-    prefill = stage_time(m, hardware, plan, wl, eff, seqs_per_replica=seqs_replica / mb,
-                         seqs_all_replicas=wl.batch / mb, new_tokens=wl.input_len, past_tokens=0,
-                         compute_efficiency=eff.mfu, **common)
+    # plan-independent metrics take the plans' shape, so a search gets one value per plan
+    zeros = np.zeros(np.broadcast(plan.tp, plan.dp, plan.pp, plan.ep, plan.etp, plan.microbatches).shape, dtype=int)
+    gpus = plan.tp * plan.dp * plan.pp + zeros
+    prefill = prefill_stage(m, hardware, plan, wl, eff, overlap)
     single = stage_time(m, hardware, plan, wl, eff, seqs_per_replica=1, seqs_all_replicas=1,
-                        new_tokens=wl.input_len, past_tokens=0, compute_efficiency=eff.mfu, **common)
-    decode = stage_time(m, hardware, plan, wl, eff, seqs_per_replica=seqs_replica / mb,
-                        seqs_all_replicas=wl.batch / mb, new_tokens=1, past_tokens=wl.mean_decode_context - 1,
-                        compute_efficiency=eff.decode_compute, **common)
-    fill = mb + pp - 1
-    decode_rounds = np.maximum(mb, pp)
+                        new_tokens=wl.input_len, past_tokens=0, compute_efficiency=eff.mfu, overlap=overlap)
+    decode = decode_stage(m, hardware, plan, wl, eff, overlap)
+    fill, rounds = prefill_rounds(plan), decode_rounds(plan)
     ttft = fill * prefill["total"]
-    tpot = decode_rounds * decode["total"]
+    tpot = rounds * decode["total"]
     memory = memory_bytes_per_gpu(m, plan, wl, reserved_bytes)
     return {
-        "gpus_total": gpus + 0 * mb,
+        "gpus_total": gpus,
         "weight_bytes_per_gpu": memory["weights"],
         "kv_bytes_per_gpu": memory["kv_cache"],
         "activation_bytes_per_gpu": memory["activations"],
         "reserved_bytes_per_gpu": memory["reserved"],
         "memory_bytes_per_gpu": memory["total"],
-        "memory_capacity_bytes_per_gpu": hardware.memory_bytes + 0.0 * gpus,
+        "memory_capacity_bytes_per_gpu": hardware.memory_bytes + zeros,
         "fits_memory": memory["total"] <= hardware.memory_bytes,
-        "prefill_flops": prefill_flops(m, wl.batch, wl.input_len) + 0.0 * gpus,
-        "decode_flops": decode_flops(m, wl.batch, wl.mean_decode_context) + 0.0 * gpus,
+        "prefill_flops": prefill_flops(m, wl.batch, wl.input_len) + zeros,
+        "decode_flops": decode_flops(m, wl.batch, wl.mean_decode_context) + zeros,
         "ttft_s": ttft,
-        "ttft_single_request_s": pp * single["total"],
+        "ttft_single_request_s": plan.pp * single["total"],
         "decode_step_s": tpot,
         "comm_s": fill * prefill["comm"],
         "prefill_comm_s": fill * prefill["comm"],
-        "decode_comm_s": decode_rounds * decode["comm"],
+        "decode_comm_s": rounds * decode["comm"],
         "prefill_compute_s": fill * prefill["compute"],
-        "decode_compute_s": decode_rounds * decode["compute"],
-        "decode_weights_s": decode_rounds * (decode["dense"] + decode["experts"]),
-        "decode_attention_s": decode_rounds * decode["attention"],
+        "decode_compute_s": rounds * decode["compute"],
+        "decode_weights_s": rounds * (decode["dense"] + decode["experts"]),
+        "decode_attention_s": rounds * decode["attention"],
         "output_tokens_per_s_per_gpu": wl.batch / tpot / gpus,
         "input_tokens_per_s_per_gpu": wl.batch * wl.input_len / ttft / gpus,
         "tokens_per_s_per_user": 1.0 / tpot,
@@ -166,7 +190,7 @@ class Estimate:
     @property
     def valid(self) -> bool:
         """True when no violation of severity ``error`` (memory included) is present."""
-        return not any(v.severity == "error" for v in self.violations)
+        return not errors(self.violations)
 
     def as_dict(self) -> dict:
         """Flat JSON-ready dict: plan, workload, every metric and the violations."""
@@ -201,11 +225,8 @@ def validate(model: Model, hardware: Hardware, plan: Plan, workload: Workload,
              ) -> list[Violation]:
     """Named violations of the plan (GUIDE section 3); memory is checked too. Never raises for a bad plan."""
     if memory_bytes_per_gpu is None:
-        memory_bytes_per_gpu = float(memory_bytes_per_gpu_total(model, plan, workload, reserved_bytes))
+        # the parameter shadows the function of the same name: reach it through its module
+        memory_bytes_per_gpu = float(memory.memory_bytes_per_gpu(model, plan, workload, reserved_bytes)["total"])
     masks = rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu)
     return violations_from_masks(masks, model, hardware, plan, workload, memory_bytes_per_gpu)
 
-
-def memory_bytes_per_gpu_total(model: Model, plan, workload: Workload, reserved_bytes=RESERVED_BYTES_PER_GPU):
-    """Total bytes on the fullest GPU (weights + KV + activations + reserved)."""
-    return memory_bytes_per_gpu(model, plan, workload, reserved_bytes)["total"]

@@ -29,7 +29,7 @@ from .architecture import Model
 from .hardware import Efficiency, Hardware, resolve_efficiency
 from .memory import RESERVED_BYTES_PER_GPU
 from .perf import Estimate, estimate, evaluate
-from .strategy import RULES, Plan, Workload, rule_masks
+from .strategy import RULES, Plan, Workload, errors, rule_masks
 from .units import GB, CostModelError, check_choice, positive_int
 
 DEGREE_FIELDS = ("tp", "dp", "pp", "ep", "etp", "microbatches")
@@ -454,7 +454,7 @@ attention group and the expert group together."""
 
 
 def _errors(e: Estimate) -> set:
-    return {v.name for v in e.violations if v.severity == "error"}
+    return {v.name for v in errors(e.violations)}
 
 
 def _moves(current: Plan, end: Plan) -> list[tuple]:

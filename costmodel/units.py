@@ -50,23 +50,6 @@ def fraction(field: str, value) -> float:
     return float(value)
 
 
-def fmt_bytes(n: float) -> str:
-    """Decimal bytes for display: '12.1 GB'."""
-    for unit, size in (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB)):
-        if abs(n) >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.3g} B"
-
-
-def fmt_seconds(t: float) -> str:
-    """Seconds for display with a readable unit: '2.31 s', '4.2 ms', '35 us'."""
-    if abs(t) >= 1:
-        return f"{t:.3g} s"
-    if abs(t) >= MS:
-        return f"{t / MS:.3g} ms"
-    return f"{t / US:.3g} us"
-
-
 def fmt_count(n: float) -> str:
     """Large counts for display: '235B', '22.2B', '512M'."""
     for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
