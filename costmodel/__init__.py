@@ -10,7 +10,8 @@ from .audit import (audit_claim, audit_rows, audit_table, claim_card, corrected_
 from .architecture import Model, load_model, model_from_hf_config, model_ids, official_params, param_breakdown
 from .comm import all_gather_s, all_reduce_s, all_to_all_s, p2p_s, reduce_scatter_s
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, prefill_flops
-from .hardware import Efficiency, Hardware, hardware_ids, load_hardware, resolve_efficiency
+from .efficiency import Efficiency, resolve_efficiency
+from .hardware import Hardware, hardware_ids, load_hardware
 from .memory import activation_bytes_per_gpu, kv_bytes_per_gpu, memory_bytes_per_gpu, weight_bytes_per_gpu
 from .perf import Estimate, estimate, evaluate, experts_active_fraction, validate
 from .strategy import Plan, Violation, Workload

@@ -51,7 +51,8 @@ import pandas as pd
 import yaml
 
 from .architecture import Model, load_model, mlp_params, param_breakdown
-from .hardware import load_hardware, resolve_efficiency
+from .efficiency import resolve_efficiency
+from .hardware import load_hardware
 from .memory import kv_shards
 from . import perf
 from .perf import estimate, validate

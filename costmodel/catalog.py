@@ -20,9 +20,9 @@ def hardware_table() -> pd.DataFrame:
             "dense FP8 (TFLOP/s)": hw.dense_flops_per_s.get("fp8", float("nan")) / TFLOP,  # NaN: no FP8 units
             "HBM (GB)": round(hw.memory_bytes / GB, 1),
             "HBM bandwidth (TB/s)": hw.hbm_bandwidth_bytes_per_s / TB,
-            "GPUs per node": hw.gpus_per_node,
-            "intra-node (GB/s per direction)": hw.intra_node_bandwidth_bytes_per_s / GB,
-            "scale-out (GB/s per GPU per direction)": hw.inter_node_bandwidth_bytes_per_s / GB,
+            "GPUs per scale-up domain": hw.scale_up_gpus,
+            "scale-up (GB/s per GPU per direction)": hw.scale_up_bandwidth_bytes_per_s / GB,
+            "scale-out (GB/s per GPU per direction)": hw.scale_out_bandwidth_bytes_per_s / GB,
             "scenario MFU": hw.efficiency.mfu,
             "scenario HBM utilisation": hw.efficiency.bw_util,
         })

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .efficiency import DATASHEET
 
-def link(hardware, span, comm_util: float = 1.0):
+
+def link(hardware, span, efficiency=DATASHEET):
     """(bandwidth bytes/s, latency s) for a group of ``span`` consecutive ranks.
 
-    Inside one node when span <= GPUs per node, otherwise the per-GPU scale-out NIC bounds it.
+    Inside one scale-up domain when span <= its GPUs (bandwidth x scale_up_util), otherwise the
+    per-GPU scale-out NIC bounds it (x the scale-out utilisation).
     """
-    inside = np.asarray(span) <= hardware.gpus_per_node
-    bw = np.where(inside, hardware.intra_node_bandwidth_bytes_per_s, hardware.inter_node_bandwidth_bytes_per_s)
-    lat = np.where(inside, hardware.intra_node_latency_s, hardware.inter_node_latency_s)
-    return bw * comm_util, lat
+    inside = np.asarray(span) <= hardware.scale_up_gpus
+    bw = np.where(inside, hardware.scale_up_bandwidth_bytes_per_s * efficiency.scale_up_util,
+                  hardware.scale_out_bandwidth_bytes_per_s * efficiency.scale_out)
+    lat = np.where(inside, hardware.scale_up_latency_s, hardware.scale_out_latency_s)
+    return bw, lat
 
 
 def reduce_scatter_s(nbytes, n, bandwidth, latency):
@@ -37,7 +41,7 @@ def all_reduce_s(nbytes, n, bandwidth, latency):
     return reduce_scatter_s(nbytes, n, bandwidth, latency) + all_gather_s(nbytes, n, bandwidth, latency)
 
 
-def all_to_all_s(nbytes, n, hardware, comm_util: float = 1.0, stride=1):
+def all_to_all_s(nbytes, n, hardware, efficiency=DATASHEET, stride=1):
     """All-to-all of a per-rank payload over n ranks spaced ``stride`` apart, split by tier.
 
     Each rank keeps 1/n and sends (n-1)/n: (g-1)/n of it to peers in its node (g = min(n, GPUs
@@ -45,10 +49,10 @@ def all_to_all_s(nbytes, n, hardware, comm_util: float = 1.0, stride=1):
     time = (n-1) latency + max(inside bytes / intra bw, outside bytes / NIC bw).
     """
     n = np.asarray(n, dtype=float)
-    g = np.maximum(np.minimum(n, hardware.gpus_per_node // np.asarray(stride)), 1)
-    inside = (g - 1) / n * nbytes / (hardware.intra_node_bandwidth_bytes_per_s * comm_util)
-    outside = (n - g) / n * nbytes / (hardware.inter_node_bandwidth_bytes_per_s * comm_util)
-    latency = np.where(n > g, hardware.inter_node_latency_s, hardware.intra_node_latency_s)
+    g = np.maximum(np.minimum(n, hardware.scale_up_gpus // np.asarray(stride)), 1)
+    inside = (g - 1) / n * nbytes / (hardware.scale_up_bandwidth_bytes_per_s * efficiency.scale_up_util)
+    outside = (n - g) / n * nbytes / (hardware.scale_out_bandwidth_bytes_per_s * efficiency.scale_out)
+    latency = np.where(n > g, hardware.scale_out_latency_s, hardware.scale_up_latency_s)
     return np.where(n > 1, (n - 1) * latency + np.maximum(inside, outside), 0.0)
 
 

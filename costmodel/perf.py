@@ -24,7 +24,8 @@ import numpy as np
 from . import comm, memory
 from .architecture import Model, kv_elements_per_token_per_layer
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, lm_head_flops, prefill_flops
-from .hardware import Efficiency, Hardware, resolve_efficiency
+from .efficiency import Efficiency, resolve_efficiency
+from .hardware import Hardware
 from .memory import RESERVED_BYTES_PER_GPU, kv_shards, memory_bytes_per_gpu, stage_fraction, weight_elements_per_gpu
 from .strategy import Plan, Violation, Workload, errors, rule_masks, violations_from_masks
 from .units import dtype_bytes
@@ -70,16 +71,16 @@ def stage_time(m: Model, hw: Hardware, plan, wl: Workload, eff: Efficiency, *, s
     d = m.d_model
     mlp_all_reduces = (m.num_dense_layers if m.is_moe else m.num_layers) + (
         m.num_moe_layers if m.shared_intermediate else 0)
-    tp_bw, tp_lat = comm.link(hw, tp, eff.comm_util)
+    tp_bw, tp_lat = comm.link(hw, tp, eff)
     t_tp = frac * (m.num_layers + mlp_all_reduces) * comm.all_reduce_s(tokens_replica * d * act, tp, tp_bw, tp_lat)
     copies_per_rank = tokens_replica / tp * m.experts_per_token
-    t_ep = frac * m.num_moe_layers * 2 * comm.all_to_all_s(copies_per_rank * d * act, ep, hw, eff.comm_util, etp)
+    t_ep = frac * m.num_moe_layers * 2 * comm.all_to_all_s(copies_per_rank * d * act, ep, hw, eff, etp)
     # expert-TP partial sums: with ep = 1 every expert is local and a rank sums its k expert outputs before the
     # all-reduce (tokens x d); with ep > 1 the k copies of a token sit on different ranks (copies x d)
     etp_payload = tokens_replica / tp * etp * d * act * np.where(ep > 1, m.experts_per_token, 1)
-    etp_bw, etp_lat = comm.link(hw, etp, eff.comm_util)
+    etp_bw, etp_lat = comm.link(hw, etp, eff)
     t_etp = frac * m.num_moe_layers * comm.all_reduce_s(etp_payload, etp, etp_bw, etp_lat)
-    pp_bw, pp_lat = comm.link(hw, tp * dp * plan.pp, eff.comm_util)
+    pp_bw, pp_lat = comm.link(hw, tp * dp * plan.pp, eff)
     t_pp = np.where(plan.pp > 1, comm.p2p_s(tokens_replica * d * act, pp_bw, pp_lat), 0.0)
     communication = t_tp + t_ep + t_etp + t_pp
 
@@ -124,7 +125,7 @@ def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficie
     """Every metric of :class:`Estimate` for one plan or, with array fields, for many at once.
 
     ``plan`` and ``efficiency`` are read only through their attributes (plan: tp, dp, pp, ep, etp,
-    microbatches; efficiency: mfu, decode_compute, bw_util, comm_util), each a number or a numpy array
+    microbatches; efficiency: mfu, decode_compute, bw_util, scale_up_util, scale_out), each a number or a numpy array
     of one shape: the search passes arrays of plans, the calibration arrays of efficiency factors.
     """
     m, wl, eff = model, workload, efficiency

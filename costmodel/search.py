@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from .architecture import Model
-from .hardware import Efficiency, Hardware, resolve_efficiency
+from .efficiency import Efficiency, resolve_efficiency
+from .hardware import Hardware
 from .memory import RESERVED_BYTES_PER_GPU
 from .perf import Estimate, estimate, evaluate
 from .strategy import RULES, Plan, Workload, errors, rule_masks
@@ -293,7 +294,8 @@ class SearchResult:
             "workload": {"batch": wl.batch, "input_len": wl.input_len, "output_len": wl.output_len,
                          "weight_dtype": wl.weight_dtype, "kv_dtype": wl.kv_dtype},
             "efficiency": {"mfu": self.efficiency.mfu, "bw_util": self.efficiency.bw_util,
-                           "comm_util": self.efficiency.comm_util, "overlap": self.overlap},
+                           "scale_up_util": self.efficiency.scale_up_util,
+                           "scale_out_util": self.efficiency.scale_out, "overlap": self.overlap},
             "requirements": {k: v for k, v in self.requirements.items() if k != "reserved_bytes"},
             "plans_evaluated": self.plans_evaluated,
             "plans_valid": int(self.plans["valid"].sum()),
@@ -397,8 +399,8 @@ SENSITIVITY_PARAMETERS = {
     # name: (heading with unit, display scale)
     "mfu": ("MFU (fraction of peak FLOP/s)", 1.0),
     "bw_util": ("HBM bandwidth utilisation (fraction)", 1.0),
-    "intra_node_bandwidth": ("intra-node bandwidth (GB/s per direction)", GB),
-    "inter_node_bandwidth": ("inter-node bandwidth (GB/s per GPU per direction)", GB),
+    "scale_up_bandwidth": ("scale-up bandwidth (GB/s per GPU per direction)", GB),
+    "scale_out_bandwidth": ("scale-out bandwidth (GB/s per GPU per direction)", GB),
 }
 
 
@@ -410,7 +412,7 @@ def sensitivity(model: Model, hardware: Hardware, workload: Workload, max_gpus: 
     (:meth:`SearchResult.fastest`).
 
     parameter: ``mfu`` or ``bw_util`` (overriding the efficiency, a fraction) or
-    ``intra_node_bandwidth`` / ``inter_node_bandwidth`` (bytes/s, through
+    ``scale_up_bandwidth`` / ``scale_out_bandwidth`` (bytes/s, through
     :meth:`Hardware.with_interconnect`). Other keywords go to :func:`search` unchanged.
     Columns: parameter, value (SI), display_value (the heading's unit), plan, the best plan's
     columns; a value where no plan is feasible gives a row with plan ``none``.
@@ -423,10 +425,10 @@ def sensitivity(model: Model, hardware: Hardware, workload: Workload, max_gpus: 
         hw, kwargs = hardware, dict(search_kwargs)
         if parameter in ("mfu", "bw_util"):
             kwargs[parameter] = value
-        elif parameter == "intra_node_bandwidth":
-            hw = hardware.with_interconnect(intra_bytes_per_s=value)
+        elif parameter == "scale_up_bandwidth":
+            hw = hardware.with_interconnect(scale_up_bytes_per_s=value)
         else:
-            hw = hardware.with_interconnect(inter_bytes_per_s=value)
+            hw = hardware.with_interconnect(scale_out_bytes_per_s=value)
         result = search(model, hw, workload, max_gpus, **kwargs)
         best = result.best(1) if objective == "throughput" else result.fastest(objective, 1)
         head = {"parameter": parameter, "heading": heading, "value": float(value),

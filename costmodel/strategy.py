@@ -133,7 +133,7 @@ def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
         "etp_not_dividing_expert_width": (m.moe_intermediate % etp != 0) if m.is_moe else etp > 1,
         "pp_exceeds_layers": pp > m.num_layers,
         "uneven_pp_stages": m.num_layers % pp != 0,
-        "tp_spans_nodes": tp > hardware.gpus_per_node,
+        "tp_spans_nodes": tp > hardware.scale_up_gpus,
         "batch_not_divisible_by_dp": B % dp != 0,
         "microbatches_not_dividing": (b_r % mb != 0) | (mb > b_r),
         "pipeline_bubble": (pp > 1) & (mb < pp),
@@ -148,7 +148,7 @@ def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_b
         tp=plan.tp, dp=plan.dp, pp=plan.pp, ep=plan.ep, etp=plan.etp, mb=plan.microbatches, n_h=m.num_heads,
         n_kv=m.num_kv_heads, E=m.num_experts, L=m.num_layers, f_e=m.moe_intermediate, B=workload.batch,
         B_r=workload.batch // plan.dp, ep_etp=plan.ep * plan.etp, tp_dp=plan.tp * plan.dp,
-        gpn=hardware.gpus_per_node, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
+        gpn=hardware.scale_up_gpus, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
     )
     out = []
     for name, broken in masks.items():

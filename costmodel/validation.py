@@ -19,7 +19,7 @@ Pipeline (each step a pure function):
    * Online serving at a request rate lambda (:func:`online_metrics`): a prefill queue and a
      decode batch whose size follows Little's law (see that function for the formulas).
 3. :func:`fit_profile`: per hardware, a pattern search on a 0.01 grid of the four efficiency
-   factors (prefill ``mfu``, ``decode_mfu``, ``bw_util``, ``comm_util``) that minimises the sum of
+   factors (prefill ``mfu``, ``decode_mfu``, ``bw_util``, ``scale_up_util``) that minimises the sum of
    squared log errors on the training rows only (:func:`is_held_out` defines the split). The
    result is bundled as ``data/efficiency/calibrated.yaml`` (``efficiency="calibrated"``).
 4. :func:`error_table`, :func:`bound_violations`, :func:`prediction_intervals`,
@@ -45,7 +45,8 @@ import pandas as pd
 import yaml
 
 from .architecture import load_model
-from .hardware import Efficiency, load_hardware, resolve_efficiency
+from .efficiency import Efficiency, resolve_efficiency
+from .hardware import load_hardware
 from .memory import RESERVED_BYTES_PER_GPU, activation_bytes_per_gpu, memory_bytes_per_gpu
 from .perf import evaluate
 from .strategy import Plan, Workload
@@ -74,7 +75,7 @@ GROUPS = ("throughput_max_load", "throughput_online", "ttft", "itl")
 """Metric groups of the report: max-load (offline and QPS=INF) throughput, online throughput at a
 finite request rate (mostly set by the offered load), mean TTFT, mean inter-token latency."""
 
-FACTORS = ("mfu", "decode_mfu", "bw_util", "comm_util")
+FACTORS = ("mfu", "decode_mfu", "bw_util", "scale_up_util")
 """The efficiency factors fitted per hardware (see :class:`costmodel.hardware.Efficiency`)."""
 
 MAX_BATCH = 4096
@@ -95,7 +96,7 @@ GRID = np.round(np.arange(0.05, 1.0 + 1e-9, 0.01), 2)
 FIT_STEPS = (0.16, 0.08, 0.04, 0.02, 0.01)
 """Step sizes of the pattern search, coarse to fine (multiples of the 0.01 grid)."""
 
-START = {"mfu": 0.6, "decode_mfu": 0.6, "bw_util": 0.8, "comm_util": 0.8}
+START = {"mfu": 0.6, "decode_mfu": 0.6, "bw_util": 0.8, "scale_up_util": 0.8}
 """Starting point of the coordinate search (the documents' generic 60 % / 80 %)."""
 
 FIXED_POINT_ITERATIONS = 40
@@ -288,9 +289,10 @@ class _FactorArrays:
 
     It offers the attributes evaluate reads from an :class:`Efficiency`."""
 
-    def __init__(self, mfu, decode_mfu, bw_util, comm_util):
+    def __init__(self, mfu, decode_mfu, bw_util, scale_up_util):
         self.mfu, self.decode_compute = np.asarray(mfu, float), np.asarray(decode_mfu, float)
-        self.bw_util, self.comm_util = np.asarray(bw_util, float), np.asarray(comm_util, float)
+        self.bw_util, self.scale_up_util = np.asarray(bw_util, float), np.asarray(scale_up_util, float)
+        self.scale_out = self.scale_up_util
 
 
 @lru_cache(maxsize=None)
@@ -387,7 +389,7 @@ def _predict_setup(scenarios: list[Scenario], factors: _FactorArrays) -> tuple[n
     first = scenarios[0]
     setup, plan = first.setup, first.plan
     fit_batch = max_batch(*setup)
-    k = np.broadcast(factors.mfu, factors.decode_compute, factors.bw_util, factors.comm_util).shape
+    k = np.broadcast(factors.mfu, factors.decode_compute, factors.bw_util, factors.scale_up_util).shape
     values = np.empty((len(scenarios),) + k)
     batches = np.empty_like(values)
     if first.regime == "offline":
@@ -421,7 +423,7 @@ def _predict_setup(scenarios: list[Scenario], factors: _FactorArrays) -> tuple[n
 
 def predict_matrix(scenarios: list[Scenario], factors: _FactorArrays) -> tuple[np.ndarray, np.ndarray]:
     """Predictions and batches, shape (len(scenarios), K), for K candidate efficiencies at once."""
-    k = np.broadcast(factors.mfu, factors.decode_compute, factors.bw_util, factors.comm_util).shape
+    k = np.broadcast(factors.mfu, factors.decode_compute, factors.bw_util, factors.scale_up_util).shape
     values = np.empty((len(scenarios),) + k)
     batches = np.empty_like(values)
     groups = {}
@@ -434,7 +436,7 @@ def predict_matrix(scenarios: list[Scenario], factors: _FactorArrays) -> tuple[n
 
 
 def _factors_of(eff: Efficiency) -> _FactorArrays:
-    return _FactorArrays([eff.mfu], [eff.decode_compute], [eff.bw_util], [eff.comm_util])
+    return _FactorArrays([eff.mfu], [eff.decode_compute], [eff.bw_util], [eff.scale_up_util])
 
 
 def predict(scenarios: list[Scenario], efficiency="calibrated") -> pd.DataFrame:
@@ -507,7 +509,7 @@ def fit_hardware(scenarios: list[Scenario], start: dict | None = None, steps=FIT
 
 
 def fit_profile(scenarios: list[Scenario] | None = None) -> dict:
-    """{hardware id: {mfu, decode_mfu, bw_util, comm_util}} fitted on the training rows only."""
+    """{hardware id: {mfu, decode_mfu, bw_util, scale_up_util}} fitted on the training rows only."""
     scenarios = parse_measurements()[0] if scenarios is None else scenarios
     train = [sc for sc in scenarios if not is_held_out(sc.run_key)]
     hardware = sorted({sc.hardware_id for sc in train})

@@ -13,8 +13,8 @@ GPU = cm.load_hardware("seed-gpu")
 def test_hardware_units_converted_to_si():
     # 400 TFLOPS -> 4e14 FLOP/s; 1.8 TB/s -> 1.8e12 B/s; 64 GB -> 6.4e10 B; 450 GB/s -> 4.5e11 B/s; 2 us -> 2e-6 s
     assert GPU.peak_flops_per_s("fp16") == 4e14 and GPU.hbm_bandwidth_bytes_per_s == 1.8e12
-    assert GPU.memory_bytes == 64e9 and GPU.intra_node_bandwidth_bytes_per_s == 450e9
-    assert GPU.intra_node_latency_s == pytest.approx(2e-6)
+    assert GPU.memory_bytes == 64e9 and GPU.scale_up_bandwidth_bytes_per_s == 450e9
+    assert GPU.scale_up_latency_s == pytest.approx(2e-6)
     assert (GPU.efficiency.mfu, GPU.efficiency.bw_util) == (0.6, 0.8)
     h100 = cm.load_hardware("h100-sxm")
     assert h100.peak_flops_per_s("fp8") == 1979e12 and h100.memory_bytes == 81559 * 2**20

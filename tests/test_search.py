@@ -294,7 +294,7 @@ def test_sensitivity_rows_match_searches():
         best = S.search(m, hw, wl, 64, ttft_max_s=30.0, mfu=row["value"]).best(1).iloc[0]
         assert row["plan"] == S.plan_label(best)
     # the hardware's own inter-node bandwidth (50 GB/s) gives the plain search's best plan
-    same = S.sensitivity(m, hw, wl, 64, "inter_node_bandwidth", [50e9], ttft_max_s=30.0)
+    same = S.sensitivity(m, hw, wl, 64, "scale_out_bandwidth", [50e9], ttft_max_s=30.0)
     assert same["plan"].iloc[0] == S.plan_label(S.search(m, hw, wl, 64, ttft_max_s=30.0).best(1).iloc[0])
     assert same["display_value"].iloc[0] == pytest.approx(50.0)  # shown in GB/s
     none = S.sensitivity(m, hw, wl, 64, "bw_util", [0.8], ttft_max_s=1e-6)

@@ -10,7 +10,7 @@ import yaml
 
 import costmodel as cm
 from costmodel import validation as val
-from costmodel.calibration import calibrated_profiles
+from costmodel.efficiency import fitted_profiles as calibrated_profiles
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_explain_max_load_reproduces_the_prediction(parsed):
 def test_vectorised_prediction_equals_the_library_estimate(parsed):
     # the fit evaluates many efficiencies at once; one of them must equal cm.estimate exactly
     sc = next(s for s in parsed[0] if s.row_id == "R172")  # Mixtral-8x7B TP8 H100 128/2048
-    eff = cm.Efficiency(mfu=0.55, decode_mfu=0.45, bw_util=0.7, comm_util=0.6)
+    eff = cm.Efficiency(mfu=0.55, decode_mfu=0.45, bw_util=0.7, scale_up_util=0.6)
     batch = val.max_batch(*sc.setup)
     e = cm.estimate(cm.load_model(sc.model_id), cm.load_hardware(sc.hardware_id), sc.plan,
                     cm.Workload(batch, sc.input_len, sc.output_len, sc.weight_dtype, sc.kv_dtype), eff)
@@ -231,7 +231,7 @@ def test_profile_round_trip(tmp_path, fitted):
     loaded = calibrated_profiles()["calibrated"]
     for hw, factors in fitted.items():
         eff = loaded[hw]
-        assert (eff.mfu, eff.decode_mfu, eff.bw_util, eff.comm_util) == tuple(factors[f] for f in val.FACTORS)
+        assert (eff.mfu, eff.decode_mfu, eff.bw_util, eff.scale_up_util) == tuple(factors[f] for f in val.FACTORS)
         assert cm.resolve_efficiency(cm.load_hardware(hw), "calibrated") == eff
     e = cm.estimate(cm.load_model("mixtral-8x7b"), cm.load_hardware("h100-sxm"), cm.Plan(2, 1, 1, 1, etp=2),
                     cm.Workload(64, 1000, 1000, "fp8", "fp8"), efficiency="calibrated")
@@ -249,7 +249,7 @@ def test_fit_uses_training_rows_only(parsed, monkeypatch):
 
 def test_fit_recovers_known_factors_from_synthetic_measurements(parsed):
     # measurements made by the model itself at known factors: the search must reach zero loss there
-    truth = {"mfu": 0.45, "decode_mfu": 0.5, "bw_util": 0.7, "comm_util": 0.6}
+    truth = {"mfu": 0.45, "decode_mfu": 0.5, "bw_util": 0.7, "scale_up_util": 0.6}
     rows = [sc for sc in parsed[0] if sc.hardware_id == "a100-sxm-80gb"]
     made = val.predict(rows, {"a100-sxm-80gb": cm.Efficiency(**truth)})["predicted"]
     synthetic = [val.Scenario(**{**sc.__dict__, "measured": m}) for sc, m in zip(rows, made)]

@@ -1,0 +1,100 @@
+"""Shared pieces of the command line: one-line errors, argument types, the common flags."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..architecture import load_model, model_from_hf_config, model_ids
+from ..efficiency import fitted_profiles, profile_names
+from ..hardware import hardware_ids
+from ..strategy import Workload
+
+DTYPES = ("fp8", "bf16", "fp16")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (no usage dump, no traceback)."""
+
+    def error(self, message):
+        self.exit(2, f"costmodel: error: {message}\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in (0, 1]") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number in (0, 1]")
+    return value
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return value
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", choices=model_ids(), metavar="ID", help=f"bundled model: {', '.join(model_ids())}")
+    which.add_argument("--hf-config", metavar="PATH", help="a Hugging Face config.json")
+
+
+def model_from_args(args):
+    return load_model(args.model) if args.model else model_from_hf_config(args.hf_config)
+
+
+def add_hardware_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hardware", required=True, choices=hardware_ids(), metavar="ID",
+                   help=f"GPU: {', '.join(hardware_ids())}")
+
+
+def print_table(rows: list[tuple[str, str, str]]) -> None:
+    """Three aligned columns: quantity, value, unit."""
+    width = max(len(r[0]) for r in rows)
+    vwidth = max(len(r[1]) for r in rows)
+    for name, value, unit in rows:
+        print(f"{name:<{width}}  {value:>{vwidth}}  {unit}")
+
+
+def efficiency_help() -> str:
+    fitted = "; ".join(f"{name}: fitted for {', '.join(sorted(per_hw))}" for name, per_hw in
+                       sorted(fitted_profiles().items()))
+    return ("efficiency profile: scenario (the hardware file's values, default), datasheet (100 %% of peak)"
+            + (f"; {fitted}" if fitted else ""))
+
+
+def add_workload_args(p: argparse.ArgumentParser) -> None:
+    """--batch, --input-len, --output-len (the dtypes come with :func:`add_scenario_args`)."""
+    p.add_argument("--batch", type=positive_int, required=True, metavar="N", help="sequences B")
+    p.add_argument("--input-len", type=positive_int, required=True, metavar="N", help="prompt tokens S_in")
+    p.add_argument("--output-len", type=positive_int, required=True, metavar="N", help="generated tokens S_out")
+
+
+def add_scenario_args(p: argparse.ArgumentParser) -> None:
+    """Dtypes, efficiency profile and overrides, and the overlap policy."""
+    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
+    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
+    p.add_argument("--efficiency", choices=profile_names(), default="scenario", help=efficiency_help())
+    p.add_argument("--mfu", type=fraction, metavar="F", help="compute efficiency, overrides the profile")
+    p.add_argument("--bw-util", type=fraction, metavar="F", help="HBM bandwidth utilisation, overrides the profile")
+    p.add_argument("--overlap", action="store_true", help="hide communication behind compute")
+
+
+def workload_from_args(args) -> Workload:
+    return Workload(args.batch, args.input_len, args.output_len, args.weight_dtype, args.kv_dtype)

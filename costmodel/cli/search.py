@@ -1,0 +1,56 @@
+"""``costmodel search``: every plan up to a GPU budget, the best ones and the Pareto frontiers."""
+
+from __future__ import annotations
+
+import json
+
+from ..hardware import load_hardware
+from ..search import format_table, search
+from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_workload_args, model_from_args,
+                   positive_int, positive_number, workload_from_args)
+
+
+def add(sub) -> None:
+    p = sub.add_parser("search", help="every plan up to a GPU budget: the best ones and the Pareto frontiers")
+    add_model_args(p)
+    add_hardware_arg(p)
+    add_workload_args(p)
+    p.add_argument("--max-gpus", type=positive_int, default=512, metavar="N", help="GPU budget (default 512)")
+    p.add_argument("--ttft-max", type=positive_number, metavar="S", help="limit on the whole-batch TTFT, seconds")
+    p.add_argument("--min-tokens-per-s-per-gpu", type=positive_number, metavar="X",
+                   help="floor on throughput per GPU (tokens/s), read as --throughput-metric")
+    p.add_argument("--throughput-metric", choices=("output", "input"), default="output",
+                   help="throughput per GPU: decode output tokens (default) or prefill input tokens")
+    p.add_argument("--min-tokens-per-s-per-user", type=positive_number, metavar="X", help="floor on 1 / TPOT")
+    add_scenario_args(p)
+    p.add_argument("--top", type=positive_int, default=10, metavar="N", help="best plans to list (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    wl = workload_from_args(args)
+    r = search(model_from_args(args), load_hardware(args.hardware), wl, args.max_gpus, ttft_max_s=args.ttft_max,
+               min_tokens_per_s_per_gpu=args.min_tokens_per_s_per_gpu,
+               throughput_metric=f"{args.throughput_metric}_tokens_per_s_per_gpu",
+               min_tokens_per_s_per_user=args.min_tokens_per_s_per_user, efficiency=args.efficiency,
+               mfu=args.mfu, bw_util=args.bw_util, overlap=args.overlap)
+    if args.json:
+        print(json.dumps(r.as_dict(args.top), indent=2))
+        return 0
+    out = r.as_dict(0)
+    print(f"{r.model.name} on up to {args.max_gpus} x {args.hardware}, B={wl.batch} S_in={wl.input_len} "
+          f"S_out={wl.output_len}, weights {wl.weight_dtype}, KV {wl.kv_dtype}, MFU {r.efficiency.mfu:.0%}, "
+          f"HBM {r.efficiency.bw_util:.0%}, overlap {'on' if args.overlap else 'off'}")
+    print(f"plans evaluated {out['plans_evaluated']:,}, valid {out['plans_valid']:,}, "
+          f"meeting the requirements {out['plans_feasible']:,} (degrees: powers of two)")
+    if not out["plans_feasible"]:
+        print("no plan meets the requirements")
+        return 0
+    for title, rows in ((f"best {args.top} by {args.throughput_metric} tokens/s per GPU", r.best(args.top)),
+                        (f"frontier: {args.throughput_metric} tokens/s/GPU vs tokens/s per user",
+                         r.frontier("throughput")),
+                        ("frontier: GPUs vs TTFT", r.frontier("ttft"))):
+        print(f"\n{title}")
+        print(format_table(rows))
+    return 0
