@@ -13,23 +13,66 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import check_choice, dtype_bytes, positive_int
+from .units import WEIGHT_DTYPES, KV_DTYPES, CostModelError, check_choice, dtype_bytes, positive_int, whole_number
+
+
+PLAN_KEYS = ("tp", "dp", "pp", "ep", "etp", "microbatches", "redundant_experts")
+"""Fields of a :class:`Plan`, in positional order."""
+
+PLAN_ALIASES = {"mb": "microbatches", "redundant": "redundant_experts"}
+"""Short names accepted by :meth:`Plan.parse` (``mb=4``, ``redundant=32``)."""
+
+
+def default_etp(tp, dp, ep):
+    """Expert tensor parallel degree engines use when none is given: tp x dp / ep (the experts spread
+    over every GPU of the stage, no replication), or 1 when ep does not divide tp x dp."""
+    return (tp * dp) // ep if (tp * dp) % ep == 0 else 1
 
 
 @dataclass(frozen=True)
 class Plan:
-    """One parallel plan; ``microbatches`` splits each replica's batch for the pipeline."""
+    """One parallel plan. Every degree defaults to 1; ``etp`` defaults to tp x dp / ep
+    (:func:`default_etp`), so ``Plan(tp=2)`` shards every expert over the 2 GPUs as vLLM's "TP2" does.
 
-    tp: int
-    dp: int
-    pp: int
-    ep: int
-    etp: int = 1
+    microbatches: pipeline micro-batches per replica batch; redundant_experts: EPLB slots per MoE
+    layer beyond the E experts (ep must divide E + redundant_experts; the replicas cost memory).
+    """
+
+    tp: int = 1
+    dp: int = 1
+    pp: int = 1
+    ep: int = 1
+    etp: int | None = None
     microbatches: int = 1
+    redundant_experts: int = 0
 
     def __post_init__(self):
-        for name in ("tp", "dp", "pp", "ep", "etp", "microbatches"):
-            positive_int(name, getattr(self, name))
+        for name in ("tp", "dp", "pp", "ep", "microbatches"):
+            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
+        etp = default_etp(self.tp, self.dp, self.ep) if self.etp is None else positive_int("etp", self.etp)
+        object.__setattr__(self, "etp", etp)
+        object.__setattr__(self, "redundant_experts", whole_number("redundant_experts", self.redundant_experts))
+
+    @classmethod
+    def parse(cls, text: str) -> "Plan":
+        """A plan from ``"tp=1,dp=8,ep=8"`` (keys: tp, dp, pp, ep, etp, microbatches or mb,
+        redundant_experts or redundant; commas or spaces between pairs; the rest default)."""
+        values = {}
+        for pair in str(text).replace(",", " ").split():
+            key, sep, value = pair.partition("=")
+            key = PLAN_ALIASES.get(key.strip().lower(), key.strip().lower())
+            if not sep or key not in PLAN_KEYS:
+                raise CostModelError(f"plan: {pair!r} is not key=value with a key among "
+                                     f"{', '.join(PLAN_KEYS)} (or mb, redundant)")
+            if key in values:
+                raise CostModelError(f"plan: {key!r} is given twice in {text!r}")
+            try:
+                values[key] = int(value)
+            except ValueError:
+                raise CostModelError(f"plan: {key}={value!r} is not a whole number") from None
+        if not values:
+            raise CostModelError(f"plan: {text!r} names no degree; write e.g. 'tp=1,dp=8,ep=8'")
+        return cls(**values)
 
     @property
     def gpus(self) -> int:
@@ -42,9 +85,22 @@ class Plan:
         return self.tp * self.dp / (self.ep * self.etp)
 
     def label(self) -> str:
-        text = f"TP{self.tp} DP{self.dp} PP{self.pp} EP{self.ep}"
-        text += f" ETP{self.etp}" if self.etp > 1 else ""
-        return text + (f" mb{self.microbatches}" if self.microbatches > 1 else "")
+        """Compact label: ``TP4·DP4·EP16``; PP, EP, mb shown when above 1, ETP when not the default,
+        ``+N`` after EP for N redundant expert slots."""
+        return plan_label(self.tp, self.dp, self.pp, self.ep, self.etp, self.microbatches, self.redundant_experts)
+
+
+def plan_label(tp, dp=1, pp=1, ep=1, etp=None, microbatches=1, redundant_experts=0) -> str:
+    """``TP4·DP4·EP16`` for the degrees of a plan (see :meth:`Plan.label`)."""
+    tp, dp, pp, ep, mb, red = (int(v) for v in (tp, dp, pp, ep, microbatches, redundant_experts))
+    parts = [f"TP{tp}"] + [f"{name}{v}" for name, v in (("DP", dp), ("PP", pp)) if v > 1]
+    if ep > 1 or red:
+        parts.append(f"EP{ep}" + (f"+{red}" if red else ""))
+    if etp is not None and int(etp) != default_etp(tp, dp, ep):
+        parts.append(f"ETP{int(etp)}")
+    if mb > 1:
+        parts.append(f"mb{mb}")
+    return "·".join(parts)
 
 
 @dataclass(frozen=True)
@@ -61,8 +117,8 @@ class Workload:
         positive_int("batch", self.batch)
         positive_int("input_len", self.input_len)
         positive_int("output_len", self.output_len)
-        check_choice("weight_dtype", self.weight_dtype, ("fp8", "bf16", "fp16"))
-        check_choice("kv_dtype", self.kv_dtype, ("fp8", "bf16", "fp16"))
+        check_choice("weight_dtype", self.weight_dtype, WEIGHT_DTYPES)
+        check_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
 
     @property
     def context_len(self) -> int:
@@ -130,7 +186,7 @@ def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
         "ep_on_dense_model": (ep > 1) & (not m.is_moe),
         "experts_not_divisible_by_ep": (m.num_experts % ep != 0) if m.is_moe else no,
         "expert_group_not_dividing": (tp * dp) % (ep * etp) != 0,
-        "etp_not_dividing_expert_width": (m.moe_intermediate % etp != 0) if m.is_moe else etp > 1,
+        "etp_not_dividing_expert_width": (m.moe_intermediate % etp != 0) if m.is_moe else no,
         "pp_exceeds_layers": pp > m.num_layers,
         "uneven_pp_stages": m.num_layers % pp != 0,
         "tp_spans_nodes": tp > hardware.scale_up_gpus,

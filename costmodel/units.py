@@ -16,8 +16,20 @@ TFLOP = 1e12
 MS = 1e-3
 US = 1e-6
 
-DTYPE_BYTES = {"fp8": 1.0, "int8": 1.0, "bf16": 2.0, "fp16": 2.0, "fp32": 4.0}
-"""Bytes per element for each storage dtype the model understands."""
+DTYPE_BYTES = {"fp4": 0.5 + 1 / 16, "mxfp4": 0.5 + 1 / 32, "fp8": 1.0, "int8": 1.0, "bf16": 2.0, "fp16": 2.0,
+               "fp32": 4.0}
+"""Bytes per element for each storage dtype, block scales included.
+
+fp4 is NVFP4: 4-bit values with one FP8 (E4M3) scale per block of 16, so 0.5 + 1/16 = 0.5625 B
+(the per-tensor FP32 scale is negligible); mxfp4 is the OCP MX format: one 8-bit (E8M0) scale per
+block of 32, 0.5 + 1/32 = 0.53125 B. fp8 counts 1 B: DeepSeek-style block scaling adds one FP32 scale
+per 128 x 128 weights (4 / 16384 B, 0.02 %), left out."""
+
+WEIGHT_DTYPES = ("fp4", "mxfp4", "fp8", "bf16", "fp16")
+"""Storage dtypes of the weights."""
+
+KV_DTYPES = ("fp8", "bf16", "fp16")
+"""Storage dtypes of the KV cache."""
 
 
 class CostModelError(ValueError):
@@ -31,7 +43,7 @@ def check_choice(field: str, value, allowed) -> None:
 
 
 def dtype_bytes(dtype: str, field: str = "dtype") -> float:
-    """Bytes per element of a dtype name (``fp8``, ``bf16``, ``fp16``, ``fp32``, ``int8``)."""
+    """Bytes per element of a dtype name (see :data:`DTYPE_BYTES`)."""
     check_choice(field, dtype, tuple(DTYPE_BYTES))
     return DTYPE_BYTES[dtype]
 
@@ -40,6 +52,13 @@ def positive_int(field: str, value) -> int:
     """Return value as an int if it is a whole number >= 1, else raise naming the field."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
         raise CostModelError(f"{field}: {value!r} must be a whole number >= 1")
+    return int(value)
+
+
+def whole_number(field: str, value) -> int:
+    """Return value as an int if it is a whole number >= 0, else raise naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+        raise CostModelError(f"{field}: {value!r} must be a whole number >= 0")
     return int(value)
 
 

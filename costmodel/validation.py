@@ -178,7 +178,7 @@ def parse_plan(text: str, num_gpus: int, is_moe: bool) -> Plan:
     dp = int(replicas.group(1)) if replicas else 1
     if tp * pp * dp != num_gpus:
         raise CostModelError(f"parallel_config: {text!r} gives {tp * pp * dp} GPUs, the row says {num_gpus}")
-    return Plan(tp=tp, dp=dp, pp=pp, ep=1, etp=tp if is_moe else 1)
+    return Plan(tp=tp, dp=dp, pp=pp, ep=1, etp=tp)
 
 
 def run_key(row: dict) -> str:

@@ -61,7 +61,7 @@ def test_pipeline_bubble_in_decode():
 def test_tp_all_reduce_in_prefill_by_hand():
     # tp 2 on one node, B = 1, S = 1024: 16 layers x 1 all-reduce (attention; no dense layers, no shared experts)
     # of 1024 x 512 x 2 B = 1,048,576 B: 2 x 1/2 x 1,048,576 / 450e9 + 2 x 2e-6 = 6.3301689e-6 s each
-    e = cm.estimate(SEED, GPU, cm.Plan(2, 1, 1, 1), cm.Workload(1, 1024, 2, "fp16", "fp16"), PEAK)
+    e = cm.estimate(SEED, GPU, cm.Plan(2, 1, 1, 1, etp=1), cm.Workload(1, 1024, 2, "fp16", "fp16"), PEAK)
     assert e.comm_s == pytest.approx(16 * 6.3301689e-6, rel=1e-6)
 
 
@@ -154,7 +154,7 @@ def test_valid_plan_has_no_errors():
 def test_bad_workload_and_plan_fields_raise_one_line():
     with pytest.raises(cm.CostModelError, match="batch: 0 must be a whole number >= 1"):
         cm.Workload(0, 1, 1)
-    with pytest.raises(cm.CostModelError, match="weight_dtype: 'int4' is not one of fp8, bf16, fp16"):
+    with pytest.raises(cm.CostModelError, match="weight_dtype: 'int4' is not one of fp4, mxfp4, fp8, bf16, fp16"):
         cm.Workload(1, 1, 1, "int4")
     with pytest.raises(cm.CostModelError, match="tp: 2.5"):
         cm.Plan(2.5, 1, 1, 1)

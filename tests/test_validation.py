@@ -41,10 +41,10 @@ def test_precision_text_maps_to_weight_and_kv_dtypes():
 def test_plan_text_maps_to_the_folding_convention():
     # experts sharded by TP without EP: expert tensor parallel = tp, ep = 1
     assert val.parse_plan("TP4 PP1 (experts TP-sharded; no EP)", 4, is_moe=True) == cm.Plan(4, 1, 1, 1, etp=4)
-    assert val.parse_plan("TP4", 4, is_moe=False) == cm.Plan(4, 1, 1, 1)
+    assert val.parse_plan("TP4", 4, is_moe=False) == cm.Plan(4, 1, 1, 1, etp=4)
     # independent replicas are attention data parallelism
     assert val.parse_plan("TP1 PP1 x 8 replicas (DP8, no EP)", 8, is_moe=True) == cm.Plan(1, 8, 1, 1, etp=1)
-    assert val.parse_plan("TP2 PP1 x 4 replicas", 8, is_moe=False) == cm.Plan(2, 4, 1, 1)
+    assert val.parse_plan("TP2 PP1 x 4 replicas", 8, is_moe=False) == cm.Plan(2, 4, 1, 1, etp=2)
     with pytest.raises(cm.CostModelError, match="parallel_config"):
         val.parse_plan("TP2 PP1", 4, is_moe=False)  # 2 GPUs stated, 4 in the row
 

@@ -1,0 +1,55 @@
+"""Numbers for readers: three significant digits, units in the headers, a dash for a missing value.
+
+The library keeps full precision (SI floats, ``--json``); these helpers only shape what a table in the
+book or the terminal shows. Whole numbers (counts, GPUs, batch sizes) print exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import pandas as pd
+
+EMPTY = "—"
+"""Shown for a missing value (None, NaN, an empty string)."""
+
+
+def sig(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, with thousands separators and no exponent between 1e-4
+    and 1e9: 5.152919 -> '5.15', 489554.454 -> '490,000', 0.0012345 -> '0.00123', 3e12 -> '3e+12'."""
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return "∞" if x > 0 else ("-∞" if x < 0 else EMPTY)
+    rounded = float(f"{x:.{digits}g}")
+    magnitude = math.floor(math.log10(abs(rounded)))
+    if magnitude >= 9 or magnitude < -4:
+        return f"{rounded:.{digits - 1}e}"
+    return f"{rounded:,.{max(digits - 1 - magnitude, 0)}f}"
+
+
+def cell(value, digits: int = 3) -> str:
+    """One table cell: :data:`EMPTY` for None / NaN / '', 'yes' / 'no' for booleans, whole numbers
+    exactly, other numbers through :func:`sig`, anything else as text."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return EMPTY
+    if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isnan(v):
+            return EMPTY
+        return f"{int(v):,}" if v.is_integer() and abs(v) < 1e9 and digits >= len(str(int(abs(v)))) else sig(v, digits)
+    return str(value)
+
+
+def table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> pd.DataFrame:
+    """A copy of ``frame`` with every cell formatted by :func:`cell` (text columns unchanged but
+    for empty cells). Headers are kept as given: put the unit in them (``"TTFT (s)"``)."""
+    out = frame.copy() if index else frame.reset_index(drop=True)
+    for column in out.columns:
+        out[column] = [cell(v, digits) for v in out[column]]
+    return out
