@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .architecture import Model, attention_params_split, kv_elements_per_token_per_layer, mlp_params, param_breakdown
+from .architecture import (Model, attention_params_split, kv_cache_positions, kv_elements_per_token_per_layer, mlp_params,
+                           param_breakdown)
 from .units import dtype_bytes
 
 RESERVED_BYTES_PER_GPU = 1.0e9
@@ -53,12 +54,15 @@ def weight_bytes_per_gpu(m: Model, plan, weight_dtype: str):
 def kv_bytes_per_gpu(m: Model, plan, workload):
     """KV cache for the full context of every sequence the GPU serves.
 
-    = ceil(B / dp) x (S_in + S_out) x kv elements per token per layer x ceil(L / pp) x bytes / kv_shards
+    = ceil(B / dp) x positions(S_in + S_out) x kv elements per token per layer x ceil(L / pp) x bytes / kv_shards
+    positions(N) is N, or less for sliding-window and chunked layers (averaged over the layers:
+    :func:`costmodel.architecture.kv_cache_positions`; a stage is taken to hold the average mix).
     """
     seqs = np.ceil(workload.batch / plan.dp)
     layers = np.ceil(m.num_layers / plan.pp)
     per_token = kv_elements_per_token_per_layer(m) * dtype_bytes(workload.kv_dtype, "kv_dtype")
-    return seqs * workload.context_len * per_token * layers / kv_shards(m, plan.tp)
+    positions = kv_cache_positions(m, workload.context_len)
+    return seqs * positions * per_token * layers / kv_shards(m, plan.tp)
 
 
 def activation_bytes_per_gpu(m: Model, plan, workload):
