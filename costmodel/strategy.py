@@ -165,6 +165,7 @@ RULES = {
     "microbatches_not_dividing": ("error", "{B_r} sequences per replica do not split into {mb} micro-batches"),
     "pipeline_bubble": ("warning", "{mb} micro-batches for pp={pp} stages leave the pipeline idle part of the time"),
     "memory_exceeds_capacity": ("error", "needs {need_GB:.1f} GB per GPU, capacity {cap_GB:.1f} GB"),
+    "context_exceeds_model": ("warning", "S_in + S_out = {N:,} exceeds the model's maximum context {N_max:,}"),
 }
 
 
@@ -194,6 +195,7 @@ def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
         "microbatches_not_dividing": (b_r % mb != 0) | (mb > b_r),
         "pipeline_bubble": (pp > 1) & (mb < pp),
         "memory_exceeds_capacity": memory_bytes_per_gpu > hardware.memory_bytes,
+        "context_exceeds_model": no | ((m.max_context_len > 0) & (workload.context_len > m.max_context_len)),
     }
 
 
@@ -205,6 +207,7 @@ def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_b
         n_kv=m.num_kv_heads, E=m.num_experts, L=m.num_layers, f_e=m.moe_intermediate, B=workload.batch,
         B_r=workload.batch // plan.dp, ep_etp=plan.ep * plan.etp, tp_dp=plan.tp * plan.dp,
         gpn=hardware.scale_up_gpus, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
+        N=workload.context_len, N_max=m.max_context_len,
     )
     out = []
     for name, broken in masks.items():
