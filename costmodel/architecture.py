@@ -32,6 +32,11 @@ from .units import CostModelError, dtype_bytes
 
 MODELS_DIR = "data/models"
 
+MAX_PARAMS_TOTAL = 1e15
+"""Largest parameter count a config may describe: 10^15, 500 times the largest published models (about
+2 x 10^12). Each key has its own bound (:data:`costmodel.hf_config.BOUNDS`); keys that are each plausible
+can still multiply into an absurd model, and that is refused too."""
+
 
 @dataclass(frozen=True)
 class Model:
@@ -244,12 +249,16 @@ def model_from_hf_config(cfg, model_id: str | None = None, name: str | None = No
         cfg = read_config_file(cfg)
     fields = model_fields(cfg)
     model_type = str(cfg.get("model_type") or "")
-    return Model(
+    model = Model(
         id=model_id or model_type or "hf-config",
         name=name or model_id or model_type or "model from config.json",
         source=source,
         **fields,
     )
+    if model.params_total > MAX_PARAMS_TOTAL:
+        raise CostModelError(f"config: the keys describe {model.params_total:.3g} parameters, above the bound of "
+                             f"{MAX_PARAMS_TOTAL:.0e} (the largest published models have about 2e+12)")
+    return model
 
 
 def _data_files(kind: str) -> dict[str, Path]:

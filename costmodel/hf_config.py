@@ -85,26 +85,29 @@ def read_config_file(path) -> dict:
     if not name.strip():
         raise CostModelError("hf-config: the path is empty; give the path of a config.json file")
     shown = repr(name)
-    try:
-        info = os.stat(name)
+    try:  # non-blocking, so that a FIFO without a writer cannot hang the open; checked on the open file
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise CostModelError(f"hf-config: cannot read {shown} ({exc.strerror})") from None
     except ValueError:  # an embedded NUL character
         raise CostModelError(f"hf-config: {shown} is not a usable path") from None
-    if stat.S_ISDIR(info.st_mode):
-        hint = f"; did you mean {os.path.join(name, 'config.json')!r}?" if os.path.isfile(
-            os.path.join(name, "config.json")) else ""
-        raise CostModelError(f"hf-config: {shown} is a directory, not a config.json file{hint}")
-    if not stat.S_ISREG(info.st_mode):
-        raise CostModelError(f"hf-config: {shown} is not a regular file (a device, pipe or socket)")
-    if info.st_size > MAX_CONFIG_BYTES:
-        raise CostModelError(f"hf-config: {shown} has {info.st_size:,} bytes; a config.json is at most "
-                             f"{MAX_CONFIG_BYTES // 2**20} MiB")
     try:
-        with open(name, "rb") as f:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            inside = os.path.join(name, "config.json")
+            hint = f"; did you mean {inside!r}?" if os.path.isfile(inside) else ""
+            raise CostModelError(f"hf-config: {shown} is a directory, not a config.json file{hint}")
+        if not stat.S_ISREG(info.st_mode):
+            raise CostModelError(f"hf-config: {shown} is not a regular file (a device, pipe or socket)")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise CostModelError(f"hf-config: {shown} has {info.st_size:,} bytes; a config.json is at most "
+                                 f"{MAX_CONFIG_BYTES // 2**20} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise CostModelError(f"hf-config: cannot read {shown} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
     if len(raw) > MAX_CONFIG_BYTES:
         raise CostModelError(f"hf-config: {shown} has more than {MAX_CONFIG_BYTES // 2**20} MiB")
     return parse_config_bytes(raw, shown)

@@ -197,3 +197,13 @@ def test_cli_params_exits_2_with_one_line(tmp_path, make_arg):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.count("\n") == 1 and ("hf-config:" in run.stderr or "config:" in run.stderr)
+
+
+def test_plausible_keys_that_multiply_into_an_absurd_model_are_refused():
+    # each key within its bound; L 10,000, d 131,072, 512 heads x 128, f 262,144:
+    # attention 4 x 131,072 x 65,536 = 34,359,738,368 + MLP 3 x 131,072 x 262,144 = 103,079,215,104 per layer,
+    # x 10,000 = 1,374,389,534,720,000 + norms 20,001 x 131,072 = 1.374e15 > 1e15
+    cfg = {"num_hidden_layers": 10_000, "hidden_size": 131_072, "num_attention_heads": 512, "head_dim": 128,
+           "vocab_size": 0, "intermediate_size": 262_144}
+    one_line_error(cfg, r"config: the keys describe 1.37e\+15 parameters, above the bound of 1e\+15")
+    assert cm.model_from_hf_config({**cfg, "num_hidden_layers": 7_000}).params_total < 1e15
