@@ -216,9 +216,9 @@ class Keys:
             return None
         if not isinstance(value, list) or len(value) != layers:
             raise self.error("layer_types", f"must be a list of {layers} entries, one per layer")
-        unknown = sorted({str(v) for v in value if v not in LAYER_KINDS})
+        unknown = sorted({_shown(v) for v in value if not (isinstance(v, str) and v in LAYER_KINDS)})
         if unknown:
-            raise self.error("layer_types", f"has {', '.join(map(repr, unknown))}; this package models "
+            raise self.error("layer_types", f"has {', '.join(unknown)}; this package models "
                              f"{', '.join(LAYER_KINDS)}")
         return [LAYER_KINDS[v] for v in value]
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import costmodel as cm
 from costmodel.hf_config import BOUNDS, MAX_CONFIG_BYTES, decoder_config, parse_config_bytes, read_config_file
@@ -149,7 +151,8 @@ def test_boolean_hidden_size_names_hidden_size_not_head_dim():
     ({**MOE, "first_k_dense_replace": 3}, "'first_k_dense_replace' = 3 exceeds the 2 layers"),
     ({**MOE, "num_experts_per_tok": 9}, "'num_experts_per_tok' = 9 exceeds the 8 routed experts"),
     ({**BASE, "layer_types": ["full_attention"]}, "'layer_types' must be a list of 2 entries"),
-    ({**BASE, "layer_types": ["full_attention", "linear_attention"]}, "'layer_types' has 'linear_attention'"),
+    ({**BASE, "layer_types": ["full_attention", "linear_attention"]}, "'layer_types' has \"linear_attention\""),
+    ({**BASE, "layer_types": [["full_attention"], None]}, r"'layer_types' has \[\"full_attention\"\], null"),
     ({**BASE, "layer_types": ["sliding_attention"] * 2}, "missing key 'sliding_window'"),
     ({**BASE, "rope_scaling": "yarn"}, "'rope_scaling' = \"yarn\" must be an object or null"),
     ({**BASE, "rope_scaling": {"factor": math.nan, "original_max_position_embeddings": 4096}},
@@ -207,3 +210,27 @@ def test_plausible_keys_that_multiply_into_an_absurd_model_are_refused():
            "vocab_size": 0, "intermediate_size": 262_144}
     one_line_error(cfg, r"config: the keys describe 1.37e\+15 parameters, above the bound of 1e\+15")
     assert cm.model_from_hf_config({**cfg, "num_hidden_layers": 7_000}).params_total < 1e15
+
+
+# --- any JSON value under any key the reader looks at: a Model or a CostModelError, nothing else --------
+KEYS_READ = sorted(set(BOUNDS) | {"layer_types", "mlp_only_layers", "moe_layers", "no_rope_layers", "model_type",
+                                  "tie_word_embeddings", "mlp_gated", "use_sliding_window", "attention_bias",
+                                  "mlp_bias", "rope_scaling", "rope_parameters", "text_config"})
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8) | st.sampled_from(["full_attention", "sliding_attention", "llama4_text", "gpt_oss"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.sampled_from(KEYS_READ), inner, max_size=5),
+    max_leaves=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.sampled_from(KEYS_READ), json_values, max_size=12), st.booleans())
+def test_any_values_give_a_model_or_one_line_error(overrides, on_base):
+    cfg = {**(MOE if on_base else {}), **overrides}
+    try:
+        m = cm.model_from_hf_config(cfg)
+    except cm.CostModelError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(("config:", "hf-config:"))
+    else:
+        assert 0 < m.params_total <= 1e15 and m.params_active <= m.params_total
+        assert m.kv_bytes_per_sequence(10**6) <= m.kv_bytes_per_token() * 10**6
