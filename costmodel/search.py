@@ -19,6 +19,8 @@ minimised).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -31,12 +33,16 @@ from .hardware import Hardware
 from .memory import RESERVED_BYTES_PER_GPU
 from .perf import Estimate, estimate, evaluate
 from .strategy import RULES, Plan, Workload, errors, rule_masks
-from .units import GB, CostModelError, check_choice, positive_int
+from .units import GB, MAX_BATCH, MAX_DEGREE, MAX_GPUS, CostModelError, check_choice, positive_int
 
 DEGREE_FIELDS = ("tp", "dp", "pp", "ep", "etp", "microbatches")
 """Plan fields the search varies (see :class:`costmodel.Plan`)."""
 
 PLAN_COLUMNS = DEGREE_FIELDS + ("batch",)
+
+MAX_PLANS = 300_000
+"""Most candidate plans one search evaluates (about 1 s and 300 MB); a larger space is refused before any
+plan is evaluated, with a message that says how to narrow it (a lower GPU budget, a smaller batch, ``degrees``)."""
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_gpu", "input_tokens_per_s_per_gpu")
 """Readings of "throughput per GPU": decode output tokens/s/GPU or prefill input tokens/s/GPU."""
@@ -54,12 +60,12 @@ def powers_of_two(limit: int) -> list[int]:
     return [2**i for i in range(limit.bit_length()) if 2**i <= limit]
 
 
-def _candidates(name: str, values, limit: int) -> np.ndarray:
+def _candidates(name: str, values, limit: int, maximum: int = MAX_DEGREE) -> np.ndarray:
     if values is None:
         return np.array(powers_of_two(limit), dtype=np.int64)
-    if isinstance(values, (int, np.integer)) or not len(values):
-        raise CostModelError(f"degrees[{name!r}]: {values!r} must be a non-empty list of whole numbers >= 1")
-    return np.array(sorted({positive_int(f"degrees[{name!r}]", v) for v in values}), dtype=np.int64)
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not len(values):
+        raise CostModelError(f"{name}: {values!r} must be a non-empty list of whole numbers >= 1")
+    return np.array(sorted({positive_int(name, v, maximum) for v in values}), dtype=np.int64)
 
 
 def _cross(table: dict, name: str, values: np.ndarray) -> dict:
@@ -81,13 +87,15 @@ def enumerate_plans(workload: Workload, max_gpus: int, degrees: dict | None = No
     degrees: optional {field: candidate values} for any of :data:`DEGREE_FIELDS`; the others stay
     powers of two up to ``max_gpus`` (micro-batches: up to the largest batch).
     """
-    max_gpus = positive_int("max_gpus", max_gpus)
+    max_gpus = positive_int("max_gpus", max_gpus, MAX_GPUS)
+    if degrees is not None and not isinstance(degrees, dict):
+        raise CostModelError(f"degrees: {degrees!r} must be a dict {{field: candidate values}}")
     degrees = dict(degrees or {})
     for name in degrees:
         check_choice("degrees", name, DEGREE_FIELDS)
-    batch_values = _candidates("batches", [workload.batch] if batches is None else batches, 1)
+    batch_values = _candidates("batches", [workload.batch] if batches is None else batches, 1, MAX_BATCH)
     limits = dict.fromkeys(DEGREE_FIELDS, max_gpus) | {"microbatches": int(batch_values.max())}
-    cand = {name: _candidates(name, degrees.get(name), limits[name]) for name in DEGREE_FIELDS}
+    cand = {name: _candidates(f"degrees[{name!r}]", degrees.get(name), limits[name]) for name in DEGREE_FIELDS}
     t: dict = {}
     for name in ("tp", "dp", "pp"):
         t = _cross(t, name, cand[name])
@@ -96,6 +104,11 @@ def enumerate_plans(workload: Workload, max_gpus: int, degrees: dict | None = No
     t = _keep(t, t["ep"] <= t["tp"] * t["dp"])
     t = _cross(t, "etp", cand["etp"])
     t = _keep(t, t["ep"] * t["etp"] <= t["tp"] * t["dp"])
+    count = sum(int(np.searchsorted(cand["microbatches"], -(-int(b) // t["dp"]), side="right").sum())
+                for b in batch_values)
+    if count > MAX_PLANS:
+        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give {count:,} candidate plans, more than the "
+                             f"{MAX_PLANS:,} one search evaluates; lower max_gpus or the batch, or narrow degrees")
     t = _cross(t, "batch", batch_values)
     t = _cross(t, "microbatches", cand["microbatches"])
     t = _keep(t, t["microbatches"] <= -(-t["batch"] // t["dp"]))
@@ -330,8 +343,9 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
     limits = {"ttft_max_s": ttft_max_s, "min_tokens_per_s_per_gpu": min_tokens_per_s_per_gpu,
               "min_tokens_per_s_per_user": min_tokens_per_s_per_user}
     for name, value in limits.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise CostModelError(f"{name}: {value!r} must be a positive number or None")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not 0 < value < math.inf):
+            raise CostModelError(f"{name}: {value!r} must be a finite number > 0, or None")
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     plans = enumerate_plans(workload, max_gpus, degrees, batches)
     df = evaluate_plans(model, hardware, workload, plans, eff, overlap, reserved_bytes)

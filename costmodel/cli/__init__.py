@@ -33,5 +33,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"costmodel: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader closed the pipe (``costmodel audit | head``): stop quietly
-        sys.stdout = open(os.devnull, "w")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the recipe of Python's signal docs
         return 0

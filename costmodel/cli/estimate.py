@@ -7,9 +7,9 @@ import json
 from ..hardware import load_hardware
 from ..perf import estimate
 from ..strategy import Plan
-from ..units import GB, CostModelError
+from ..units import GB, MAX_DEGREE, CostModelError
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_workload_args, model_from_args,
-                   positive_int, print_table, workload_from_args)
+                   degree, print_table, workload_from_args)
 
 
 def add(sub) -> None:
@@ -18,9 +18,9 @@ def add(sub) -> None:
     add_hardware_arg(p)
     for name, text in (("tp", "attention tensor parallel"), ("dp", "attention data parallel"),
                        ("pp", "pipeline stages"), ("ep", "expert parallel")):
-        p.add_argument(f"--{name}", type=positive_int, required=True, metavar="N", help=text)
-    p.add_argument("--etp", type=positive_int, default=1, metavar="N", help="expert tensor parallel (default 1)")
-    p.add_argument("--microbatches", type=positive_int, default=1, metavar="N", help="pipeline micro-batches")
+        p.add_argument(f"--{name}", type=degree, required=True, metavar="N", help=f"{text}, at most {MAX_DEGREE:,}")
+    p.add_argument("--etp", type=degree, default=1, metavar="N", help="expert tensor parallel")
+    p.add_argument("--microbatches", type=degree, default=1, metavar="N", help="pipeline micro-batches")
     add_workload_args(p)
     add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -7,7 +7,11 @@ import json
 from ..hardware import load_hardware
 from ..search import format_table, search
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_workload_args, model_from_args,
-                   positive_int, positive_number, workload_from_args)
+                   int_up_to, positive_number, workload_from_args)
+from ..units import MAX_GPUS
+
+MAX_TOP = 100
+"""Most plans ``--top`` lists: each is evaluated again one at a time for the output."""
 
 
 def add(sub) -> None:
@@ -15,15 +19,17 @@ def add(sub) -> None:
     add_model_args(p)
     add_hardware_arg(p)
     add_workload_args(p)
-    p.add_argument("--max-gpus", type=positive_int, default=512, metavar="N", help="GPU budget (default 512)")
+    p.add_argument("--max-gpus", type=int_up_to(MAX_GPUS), default=512, metavar="N",
+                   help=f"GPU budget, at most {MAX_GPUS:,}")
     p.add_argument("--ttft-max", type=positive_number, metavar="S", help="limit on the whole-batch TTFT, seconds")
     p.add_argument("--min-tokens-per-s-per-gpu", type=positive_number, metavar="X",
                    help="floor on throughput per GPU (tokens/s), read as --throughput-metric")
     p.add_argument("--throughput-metric", choices=("output", "input"), default="output",
-                   help="throughput per GPU: decode output tokens (default) or prefill input tokens")
+                   help="throughput per GPU: decode output tokens or prefill input tokens")
     p.add_argument("--min-tokens-per-s-per-user", type=positive_number, metavar="X", help="floor on 1 / TPOT")
     add_scenario_args(p)
-    p.add_argument("--top", type=positive_int, default=10, metavar="N", help="best plans to list (default 10)")
+    p.add_argument("--top", type=int_up_to(MAX_TOP), default=10, metavar="N",
+                   help=f"best plans to list, at most {MAX_TOP}")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
