@@ -30,8 +30,11 @@ notebooks: setup
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	  $(BIN)/python tools/strip_metadata.py "$$nb"; done
 
+# JupyterLab on the notebooks; extra options through ARGS (make lab ARGS="--no-browser --port 8899").
+# As root (a container, CI) JupyterLab refuses to start without --allow-root: add it there only.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ALLOW_ROOT) $(ARGS)
 
 benchmark: setup
 	$(BIN)/python benchmarks/search_speed.py

@@ -26,7 +26,9 @@ from .architecture import Model, kv_elements_per_token_per_layer
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, lm_head_flops, prefill_flops
 from .efficiency import Efficiency, resolve_efficiency
 from .hardware import Hardware
+from .inputs import as_hardware, as_model, as_plan, as_workload, check_options
 from .memory import RESERVED_BYTES_PER_GPU, kv_shards, memory_bytes_per_gpu, stage_fraction, weight_elements_per_gpu
+from .report import EstimateView
 from .strategy import Plan, Violation, Workload, errors, rule_masks, violations_from_masks
 from .units import dtype_bytes
 
@@ -169,9 +171,10 @@ def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficie
     }
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """The metrics of one plan (SI units: bytes, FLOP, seconds, tokens/s) and its violations."""
+@dataclass(frozen=True, repr=False)
+class Estimate(EstimateView):
+    """The metrics of one plan (SI units: bytes, FLOP, seconds, tokens/s) and its violations; each metric
+    is also an attribute (``e.ttft_s``). Shows as one line (``repr``) and as a table in a notebook."""
 
     model_id: str
     hardware_id: str
@@ -205,14 +208,18 @@ class Estimate:
         }
 
 
-def estimate(model: Model, hardware: Hardware, plan: Plan, workload: Workload, efficiency=None, *,
+def estimate(model: Model | str, hardware: Hardware | str, plan: Plan | str, workload: Workload, efficiency=None, *,
              mfu: float | None = None, bw_util: float | None = None, overlap: bool = False,
              reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> Estimate:
     """Memory, times and throughput of one plan, with its violations (an invalid plan still gets numbers).
 
-    efficiency: None or ``"scenario"`` (the hardware file's), ``"datasheet"`` (100 %), a calibrated
-    profile name, or an :class:`Efficiency`; ``mfu``/``bw_util`` override it.
+    model, hardware: objects or bundled ids (``"qwen3-235b-a22b"``, ``"h100-sxm"``); plan: a :class:`Plan`
+    or a string for :meth:`Plan.parse` (``"tp=8,ep=8"``). efficiency: None or ``"scenario"`` (the hardware
+    file's), ``"datasheet"`` (100 %), a calibrated profile name, or an :class:`Efficiency`; ``mfu``/``bw_util``
+    override it.
     """
+    model, hardware, plan, workload = as_model(model), as_hardware(hardware), as_plan(plan), as_workload(workload)
+    check_options(overlap, reserved_bytes)
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     raw = evaluate(model, hardware, plan, workload, eff, overlap, reserved_bytes)
     metrics = {k: (bool(v) if k == "fits_memory" else int(v) if k == "gpus_total" else float(v))

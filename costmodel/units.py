@@ -93,11 +93,3 @@ def fraction(field: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
         raise CostModelError(f"{field}: {value!r} must be a number in (0, 1]")
     return float(value)
-
-
-def fmt_count(n: float) -> str:
-    """Large counts for display: '235B', '22.2B', '512M'."""
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.4g}{unit}"
-    return f"{n:.4g}"

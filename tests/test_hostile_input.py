@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import costmodel as cm
-import costmodel.search as S
+from costmodel import plansearch as S
 from costmodel.cli import main
 from costmodel.search import MAX_PLANS, enumerate_plans
 from costmodel.units import MAX_BATCH, MAX_DEGREE, MAX_GPUS, MAX_TOKENS, MAX_WHOLE, positive_int, whole_number
