@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import numbers
 
-import numpy as np
-
 from .architecture import Model, load_model, model_ids
 from .hardware import Hardware, hardware_ids, load_hardware
 from .strategy import Plan, Workload
@@ -50,10 +48,9 @@ def as_workload(workload) -> Workload:
     raise CostModelError(f"workload: {workload!r} must be a Workload(batch, input_len, output_len)")
 
 
-def check_options(overlap, reserved_bytes) -> None:
-    """``overlap`` a bool, ``reserved_bytes`` a finite number >= 0 (bytes per GPU)."""
-    if not isinstance(overlap, (bool, np.bool_)):
-        raise CostModelError(f"overlap: {overlap!r} must be True or False")
-    if (isinstance(reserved_bytes, bool) or not isinstance(reserved_bytes, numbers.Real)
-            or not 0 <= reserved_bytes < math.inf):
-        raise CostModelError(f"reserved_bytes: {reserved_bytes!r} must be a finite number of bytes >= 0")
+def check_options(reserved_bytes, memory_headroom) -> None:
+    """``reserved_bytes`` a finite number >= 0 (bytes per GPU), ``memory_headroom`` a share in [0, 1)."""
+    for name, value, upper, allowed in (("reserved_bytes", reserved_bytes, math.inf, "a finite number of bytes >= 0"),
+                                        ("memory_headroom", memory_headroom, 1, "a share in [0, 1)")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < upper:
+            raise CostModelError(f"{name}: {value!r} must be {allowed}")

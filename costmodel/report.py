@@ -50,7 +50,7 @@ def scenario_line(e) -> str:
     wl, x = e.workload, e.metrics
     return (f"{e.model_id} on {x['gpus_total']:,} x {e.hardware_id}, {e.plan.label()}, B={wl.batch:,} "
             f"S_in={wl.input_len:,} S_out={wl.output_len:,}, weights {wl.weight_dtype}, KV {wl.kv_dtype}, "
-            f"MFU {e.efficiency.mfu:.0%}, HBM {e.efficiency.bw_util:.0%}, overlap {'on' if e.overlap else 'off'}")
+            f"MFU {e.efficiency.mfu:.0%}, HBM {e.efficiency.bw_util:.0%}, overlap {e.overlap}")
 
 
 class EstimateView:
