@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from functools import lru_cache
 
 from .architecture import Model, load_model, model_ids
 from .hardware import Hardware, hardware_ids, load_hardware
@@ -16,19 +17,26 @@ from .strategy import Plan, Workload
 from .units import CostModelError
 
 
+_bundled_model = lru_cache(maxsize=64)(load_model)
+_bundled_hardware = lru_cache(maxsize=64)(load_hardware)
+"""Bundled specs by id, read once per process (both classes are frozen: a cached one cannot change)."""
+
+
 def as_model(model) -> Model:
     """A :class:`Model`, or the bundled model of that id."""
     if isinstance(model, Model):
         return model
     if isinstance(model, str):
-        return load_model(model)
+        return _bundled_model(model)
     raise CostModelError(f"model: {model!r} must be a Model or a model id ({', '.join(model_ids())})")
 
 
 def as_hardware(hardware) -> Hardware:
     """A :class:`Hardware`, or the bundled GPU of that id."""
-    if isinstance(hardware, (Hardware, str)):
-        return load_hardware(hardware)
+    if isinstance(hardware, Hardware):
+        return hardware
+    if isinstance(hardware, str):
+        return _bundled_hardware(hardware)
     raise CostModelError(f"hardware: {hardware!r} must be a Hardware or a hardware id ({', '.join(hardware_ids())})")
 
 

@@ -13,6 +13,12 @@ from ..units import MAX_BATCH, MAX_DEGREE, MAX_TOKENS, MAX_WHOLE
 DTYPES = ("fp8", "bf16", "fp16")
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that could break or hide the line (newlines, the separators that
+    ``str.splitlines`` honours, other control characters) written as its escape: ``\\x1e``."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class DefaultsFormatter(argparse.HelpFormatter):
     """Help that states every default: ``(default: X)`` after each option that has one."""
 
@@ -33,7 +39,7 @@ class OneLineParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"costmodel: error: {message}\n")
+        self.exit(2, f"costmodel: error: {one_line(message)}\n")
 
 
 def int_up_to(maximum: int):
