@@ -443,21 +443,21 @@ def plan_label(row) -> str:
     return plan_of(row).label()
 
 
-def display_table(rows: pd.DataFrame, with_batch: bool = False) -> pd.DataFrame:
-    """Result rows for readers: the plan as a label, values in the headings' units (GB, s, ms, tokens/s) as text
-    with 3 significant digits and ``—`` for empty (:func:`costmodel.display.table`)."""
+def display_table(rows: pd.DataFrame, with_batch: bool = False) -> display.ReaderTable:
+    """Result rows for readers: the plan as a label, values in the headings' units (GB, s, ms, tokens/s) at full
+    precision, shown with 3 significant digits and ``—`` for empty (:class:`costmodel.display.ReaderTable`)."""
     out = pd.DataFrame({"plan": [plan_label(r) for _, r in rows.iterrows()]}, index=rows.index)
     if with_batch:
         out["batch"] = rows["batch"]
     for col, (heading, scale) in DISPLAY_COLUMNS.items():
         out[heading] = rows[col] / scale if scale != 1 else rows[col]
     out["warnings"] = rows["warnings"]
-    return display.table(out)
+    return display.ReaderTable(out.reset_index(drop=True))
 
 
 def format_table(rows: pd.DataFrame, with_batch: bool = False) -> str:
     """:func:`display_table` as aligned plain text (for the CLI)."""
-    return display.text_table(display_table(rows, with_batch), left=("plan", "warnings"))
+    return display.text_table(display.table(display_table(rows, with_batch)), left=("plan", "warnings"))
 
 
 # --- sensitivity ------------------------------------------------------------------------------

@@ -86,8 +86,11 @@ def test_display_table_of_search_rows():
                           "input_tokens_per_s_per_gpu": float("nan"), "tokens_per_s_per_user": 167.0,
                           "warnings": ""}])
     out = display_table(rows)
-    # the issue's examples: 5.152919 GB -> 5.15, 489554.454 tokens/s -> 490,000, NaN and '' -> a dash
-    assert out.iloc[0].to_dict() == {"plan": "TP4·DP4·EP16", "GPUs": "16", "memory/GPU (GB)": "5.15",
+    # full precision inside, in the headings' units (GB, ms) ...
+    assert out["memory/GPU (GB)"].iloc[0] == pytest.approx(5.152919) and out["TPOT (ms)"].iloc[0] == 5.9876
+    # ... shown as the issue asks: 5.152919 GB -> 5.15, 489554.454 tokens/s -> 490,000, NaN and '' -> a dash
+    assert isinstance(out, display.ReaderTable) and "<table" in out._repr_html_()
+    assert display.table(out).iloc[0].to_dict() == {"plan": "TP4·DP4·EP16", "GPUs": "16", "memory/GPU (GB)": "5.15",
                                      "TTFT (s)": "0.123", "TPOT (ms)": "5.99", "output tok/s/GPU": "490,000",
                                      "input tok/s/GPU": "—", "tok/s/user": "167", "warnings": "—"}
     text = format_table(rows).splitlines()
@@ -133,3 +136,31 @@ def test_make_lab_passes_arguments_and_allows_root():
     words = line.split()
     assert words[:3] == [".venv/bin/jupyter", "lab", "notebooks/"] and words[-3:] == ["--no-browser", "--port", "8899"]
     assert ("--allow-root" in words) == (os.getuid() == 0)
+
+
+# --- the overview and validation tables ----------------------------------------------------------------
+def test_catalog_tables_keep_precision_and_show_three_digits():
+    import costmodel as cm
+
+    hw = cm.catalog.hardware_table()
+    a100 = hw[hw["id"] == "a100-sxm-80gb"].iloc[0]
+    assert a100["HBM (GB)"] == cm.load_hardware("a100-sxm-80gb").memory_bytes / 1e9  # not rounded in the table
+    shown = display.table(hw)
+    assert shown.loc[hw["id"] == "a100-sxm-80gb", "dense FP8 (TFLOP/s)"].iloc[0] == "—"  # A100: no FP8 units
+    for frame in (hw, cm.catalog.model_table()):
+        assert isinstance(frame, display.ReaderTable) and "NaN" not in frame._repr_html_()
+        numeric = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+        for value in display.table(frame[numeric]).to_numpy().ravel():
+            assert NUMBER.match(value) and numbers_have_three_significant_digits(value), value
+
+
+def test_validation_tables_show_for_readers():
+    from costmodel import validation as val
+
+    predictions = pd.DataFrame({"split": ["held-out"] * 3, "group": [val.GROUPS[0]] * 3,
+                                "hardware": ["h100-sxm"] * 3, "ape": [0.1, 0.123456, 0.5]})
+    errors = val.error_table(predictions)
+    assert isinstance(errors, display.ReaderTable)
+    # median of 0.1, 0.123456, 0.5 is 0.123456: 12.3456 % shown as 12.3
+    assert errors["median_ape_pct"].iloc[0] == pytest.approx(12.3456)
+    assert display.table(errors)["median_ape_pct"].iloc[0] == "12.3"
