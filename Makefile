@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup book test notebooks lab benchmark clean
+.PHONY: setup book test notebooks lab benchmark screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ lab: setup
 
 benchmark: setup
 	$(BIN)/python benchmarks/search_speed.py
+
+# A full-page PNG of every page of the built book at 1280 px, in book/_build/screenshots (needs chromium).
+screenshots: setup
+	$(BIN)/python tools/screenshots.py $(ARGS)
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis
