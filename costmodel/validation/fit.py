@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..display import ReaderTable
 from .predict import FACTORS, Factors, predict_matrix
 from .scenario import Scenario, is_held_out, specs
 
@@ -177,7 +178,7 @@ def profile_table(profile: dict) -> pd.DataFrame:
              "layer_overhead_us": profile[hw]["layer_overhead_s"] * 1e6,
              "request_overhead_ms": profile[hw]["request_overhead_s"] * 1e3,
              "fallback from": FALLBACK.get(hw, "")} for hw in sorted(profile)]
-    return pd.DataFrame(rows)
+    return ReaderTable(rows)
 
 
 def neighbourhood_losses(scenarios: list[Scenario], hardware_id: str, profile: dict) -> pd.DataFrame:
