@@ -104,12 +104,15 @@ def check_arithmetic(lines: list[Line], claims: list[Claim]) -> list[dict]:
     holds, note, claim id.
     """
     by_pos = {c.start: c for c in claims}
-    checks, carried = [], None
+    checks, carried, carried_head = [], None, ""
     for ln in lines:
         s = ln.text if ln.code else plain(ln.text)
         numbers = line_numbers(ln)
-        last = carried if ln.code and re.match(r"\s*=", s) else None
-        for part, nums in _parts(s, numbers):
+        continued = ln.code and re.match(r"\s*=", s)
+        last = carried if continued else None
+        parts = _parts(s, numbers)
+        head = carried_head if continued else re.split(r"\d", parts[0][0], maxsplit=1)[0] if parts else ""
+        for part, nums in parts:
             if not nums:
                 last = last if not part.strip() else None
                 continue
@@ -127,9 +130,9 @@ def check_arithmetic(lines: list[Line], claims: list[Claim]) -> list[dict]:
                 value = _evaluate(last[0])
                 if value is not None:
                     holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), last[2])
-                    checks.append(_record(ln, by_pos, n, last[1], mine, holds, note))
+                    checks.append(_record(ln, by_pos, n, last[1], mine, holds, note, head))
             last = (repr(n.lo * _scale(n.unit)), s[n.start:n.end].strip(), bool(n.unit)) if len(nums) == 1 else None
-        carried = last if ln.code else None
+        carried, carried_head = (last, head) if ln.code else (None, "")
         checks += _parenthetical(ln, s, numbers, by_pos)
         checks += _share_and_change(ln, s, numbers, by_pos)
     return checks
@@ -142,10 +145,11 @@ def _parts(s: str, numbers: list[Number]) -> list[tuple[str, list[Number]]]:
     return [(s[a:b], [n for n in numbers if a <= n.start < b]) for a, b in zip(bounds, bounds[1:])]
 
 
-def _record(ln: Line, by_pos: dict, n: Number, shown: str, mine: float, holds: bool, note: str) -> dict:
+def _record(ln: Line, by_pos: dict, n: Number, shown: str, mine: float, holds: bool, note: str, head: str = "") -> dict:
     c = by_pos.get(ln.start + n.start)
     if c is not None and c.arithmetic is None:
         c.arithmetic, c.arithmetic_value, c.arithmetic_holds = shown, mine, holds
+        c.chain_head = " ".join(head.split())
         if note:
             c.notes.append(note)
     return {"line": ln.number, "expression": shown, "written": ln.text[n.start:n.end].strip(), "value": mine,

@@ -60,7 +60,8 @@ _BOUNDS = (
                 r"\s*[~≈]?\s*$", re.I), "min"),
 )
 _APPROX = re.compile(r"(?:~|≈|\babout|\bapprox\.?|\bapproximately|\baround|\broughly)\s*$", re.I)
-_REFERENCE = re.compile(r"(?:\bof|<<|>>|\bvs\.?|\bversus|\bthan|\bfrom|\btarget:?|\blimit:?|\brequirement:?)"
+_REFERENCE = re.compile(r"(?:\bof|<<|>>|\bvs\.?|\bversus|\bthan|\bfrom|\btarget:?|\blimit:?|\brequirement:?|\bexceed(?:s|ing)?|"
+                        r"\bagainst|\bmeets?|\bbeats?)"
                         r"\s*[~≈<>≤≥]*\s*$", re.I)
 _ORDINAL = re.compile(r"(?:issue|phase|step|option|section|part|appendix|figure|table|item|priority|version|"
                       r"scenario|plan|stage|rank|node|#)\s*$", re.I)
@@ -141,6 +142,7 @@ class Claim:
     arithmetic: str | None = None  # the document's own expression for this value (numbers in place)
     arithmetic_value: float | None = None  # its value, in ``unit``
     arithmetic_holds: bool | None = None
+    chain_head: str = ""  # the words before the first '=' of the chain this number ends (``KV_cache_size =``)
     notes: list = field(default_factory=list)
 
     @property
@@ -340,7 +342,8 @@ def extract_claims(text: str, lines: list[Line] | None = None) -> list[Claim]:
     for ln in lines:
         s = plain(ln.text) if not ln.code else ln.text
         cells = split_cells(ln.text) if ln.table_header else []
-        for n in line_numbers(ln):
+        line_numbers_cache = line_numbers(ln)
+        for n in line_numbers_cache:
             left, right = _segment(s, n.start, n.end)
             qleft, quote = _quote(ln.text, left, right)
             if not quote.strip() or n.start < qleft or n.end > qleft + len(quote):
@@ -353,6 +356,10 @@ def extract_claims(text: str, lines: list[Line] | None = None) -> list[Claim]:
                 row_label = cells[0] if cells else ""
                 before = before[before.rfind("|") + 1:]
             after = s[n.end:right]
+            following = [x.start for x in line_numbers_cache if x.start >= n.end]
+            if following and n.end + len(after) > following[0]:
+                nxt = next(x for x in line_numbers_cache if x.start == following[0])
+                after = s[n.end:nxt.end if re.search(r"\bof\s*$", s[n.end:nxt.start]) else nxt.start]
             reference = bool(_REFERENCE.search(s[:n.start]) or
                              re.match(r"\s*(?:gpu memory\s+)?(?:limit|requirement|target|budget|capacity)\b", after, re.I))
             claims.append(Claim(
