@@ -13,7 +13,8 @@ from .flops import attention_core_flops, decode_flops, linear_flops_per_token, p
 from .efficiency import Efficiency, resolve_efficiency
 from .hardware import Hardware, hardware_ids, load_hardware
 from .memory import activation_bytes_per_gpu, kv_bytes_per_gpu, memory_bytes_per_gpu, weight_bytes_per_gpu
-from .perf import Estimate, estimate, evaluate, experts_active_fraction, validate
+from .moe import RoutingSkew, experts_active_fraction
+from .perf import Estimate, estimate, evaluate, validate
 from .strategy import Plan, Violation, Workload
 from .units import GB, GiB, TB, CostModelError
 
@@ -31,7 +32,7 @@ __all__ = [
     "attention_core_flops", "decode_flops", "linear_flops_per_token", "prefill_flops",
     "Efficiency", "Hardware", "hardware_ids", "load_hardware", "resolve_efficiency",
     "activation_bytes_per_gpu", "kv_bytes_per_gpu", "memory_bytes_per_gpu", "weight_bytes_per_gpu",
-    "Estimate", "estimate", "evaluate", "experts_active_fraction", "validate",
+    "Estimate", "estimate", "evaluate", "experts_active_fraction", "validate", "RoutingSkew",
     "Plan", "Violation", "Workload", "GB", "GiB", "TB", "CostModelError",
     "enable_charts", "catalog", "charts", "search", "validation",
     "audit_claim", "audit_rows", "audit_table", "claim_card", "corrected_strategy", "findings_table", "ledger_ids",

@@ -29,7 +29,9 @@ class Efficiency:
 
     mfu: compute efficiency in prefill; decode_mfu: in decode (defaults to mfu);
     bw_util: HBM bandwidth utilisation; scale_up_util: NVLink / xGMI link utilisation;
-    scale_out_util: RDMA NIC utilisation across scale-up domains (defaults to scale_up_util).
+    scale_out_util: RDMA NIC utilisation across scale-up domains (defaults to scale_up_util);
+    layer_overhead_s: seconds per layer per forward step that no roofline term covers (kernel
+    launch and synchronisation floors of a real engine; 0 for the roofline).
     """
 
     mfu: float
@@ -37,6 +39,7 @@ class Efficiency:
     scale_up_util: float = 1.0
     decode_mfu: float | None = None
     scale_out_util: float | None = None
+    layer_overhead_s: float = 0.0
     name: str = "custom"
 
     def __post_init__(self):
@@ -45,6 +48,9 @@ class Efficiency:
         for key in ("decode_mfu", "scale_out_util"):
             if getattr(self, key) is not None:
                 fraction(key, getattr(self, key))
+        value = self.layer_overhead_s
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.01:
+            raise CostModelError(f"layer_overhead_s: {value!r} must be a number of seconds in [0, 0.01)")
 
     @property
     def decode_compute(self) -> float:

@@ -25,19 +25,30 @@ def lm_head_flops(m: Model) -> float:
     return 2.0 * m.vocab_size * m.d_model
 
 
-def attention_head_dims(m: Model) -> tuple[int, int]:
-    """(d_qk, d_v): query-key and value widths of one head."""
-    return (m.head_dim, m.v_head_dim) if m.attention == "mla" else (m.head_dim, m.head_dim)
+def attention_head_dims(m: Model, absorbed: bool = False) -> tuple[int, int]:
+    """(d_qk, d_v): query-key and value widths of one head.
+
+    GQA: (d_h, d_h). MLA as written (prefill): (d_nope + d_rope, d_v). MLA absorbed (decode: the key
+    and value up-projections are folded into the query and output, and every head attends over the
+    shared latent): (r_kv + d_rope, r_kv), e.g. DeepSeek-V3 (576, 512) instead of (192, 128).
+    """
+    if m.attention != "mla":
+        return m.head_dim, m.head_dim
+    if absorbed:
+        return m.kv_lora_rank + m.qk_rope_head_dim, m.kv_lora_rank
+    return m.head_dim, m.v_head_dim
 
 
-def attention_core_flops(m: Model, new_tokens, past_tokens=0) -> float:
+def attention_core_flops(m: Model, new_tokens, past_tokens=0, absorbed: bool = False) -> float:
     """Scores (QK^T) and weighted sum (AV) for new_tokens attending causally to all earlier tokens.
 
     Token i (1-based) of the new ones sees past_tokens + i positions, so the positions sum to
     q p + q (q + 1) / 2 for q new and p past tokens: causal prefill is about half the full square.
-    FLOPs = 2 n_h (d_qk + d_v) x that sum x L.
+    FLOPs = 2 n_h (d_qk + d_v) x that sum x L, with the head widths of :func:`attention_head_dims`.
+    The absorbed MLA form changes only these widths: its extra per-token projections replace the
+    key/value up-projections of the new tokens, the same weights, so the linear FLOPs stay 2 x params.
     """
-    d_qk, d_v = attention_head_dims(m)
+    d_qk, d_v = attention_head_dims(m, absorbed)
     positions = new_tokens * past_tokens + new_tokens * (new_tokens + 1) / 2
     return 2.0 * m.num_heads * (d_qk + d_v) * positions * m.num_layers
 
@@ -49,6 +60,7 @@ def prefill_flops(m: Model, batch, input_len) -> float:
 
 
 def decode_flops(m: Model, batch, context_len) -> float:
-    """One decode step of B sequences whose new token sees context_len positions (itself included)."""
+    """One decode step of B sequences whose new token sees context_len positions (itself included);
+    MLA attends in the absorbed form (:func:`attention_head_dims`)."""
     per_token = sum(linear_flops_per_token(m).values())
-    return batch * (per_token + attention_core_flops(m, 1, context_len - 1) + lm_head_flops(m))
+    return batch * (per_token + attention_core_flops(m, 1, context_len - 1, absorbed=True) + lm_head_flops(m))

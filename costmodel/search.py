@@ -19,7 +19,7 @@ minimised).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -28,7 +28,9 @@ import pandas as pd
 from .architecture import Model
 from .efficiency import Efficiency, resolve_efficiency
 from .hardware import Hardware
-from .memory import RESERVED_BYTES_PER_GPU
+from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
+from .moe import routing_skew
+from .stage import overlap_policy
 from .perf import Estimate, estimate, evaluate
 from .strategy import RULES, Plan, Workload, errors, rule_masks
 from .units import GB, CostModelError, check_choice, positive_int
@@ -114,20 +116,22 @@ def _names_column(masks: dict, names: tuple, n: int) -> np.ndarray:
 
 
 def evaluate_plans(model: Model, hardware: Hardware, workload: Workload, plans: dict, efficiency: Efficiency,
-                   overlap: bool = False, reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> pd.DataFrame:
+                   **options) -> pd.DataFrame:
     """One row per plan: plan columns, every metric of :class:`costmodel.Estimate`, rule names, ``valid``.
 
     ``plans`` holds equal-length integer arrays for :data:`PLAN_COLUMNS`; each distinct batch is one
-    vectorised call of :func:`costmodel.perf.evaluate`.
+    vectorised call of :func:`costmodel.perf.evaluate`; ``options`` go to it (overlap, routing,
+    reserved_bytes, memory_headroom, prefill_chunk_tokens).
     """
     frames = []
     for b in np.unique(plans["batch"]):
         rows = np.flatnonzero(plans["batch"] == b)
         cols = {k: plans[k][rows] for k in PLAN_COLUMNS}
-        wl = Workload(int(b), workload.input_len, workload.output_len, workload.weight_dtype, workload.kv_dtype)
+        wl = replace(workload, batch=int(b))
         plan = SimpleNamespace(**{k: cols[k] for k in DEGREE_FIELDS})
-        metrics = evaluate(model, hardware, plan, wl, efficiency, overlap, reserved_bytes)
-        masks = rule_masks(model, hardware, plan, wl, metrics["memory_bytes_per_gpu"])
+        metrics = evaluate(model, hardware, plan, wl, efficiency, **options)
+        masks = rule_masks(model, hardware, plan, wl, metrics["memory_bytes_per_gpu"],
+                           options.get("memory_headroom", MEMORY_HEADROOM))
         k = len(rows)
         data = dict(cols)
         for name, value in metrics.items():
@@ -180,13 +184,14 @@ def _significant(values, digits: int = 9) -> np.ndarray:
 
 @dataclass
 class SearchResult:
-    """Every evaluated plan (``plans``) and what the search was asked (model, hardware, limits)."""
+    """Every evaluated plan (``plans``) and what the search was asked (model, hardware, limits, and the
+    ``options`` of :func:`costmodel.estimate`: overlap, routing, reserved_bytes, memory_headroom)."""
 
     model: Model
     hardware: Hardware
     workload: Workload
     efficiency: Efficiency
-    overlap: bool
+    options: dict
     requirements: dict
     plans: pd.DataFrame = field(repr=False)
 
@@ -256,7 +261,7 @@ class SearchResult:
         df["unmet"] = df["unmet"].map(lambda u: ",".join(x for x in u.split(",") if x and x not in names))
         df["feasible"] = df["valid"].to_numpy() & ~np.any(np.stack(failed), axis=0) if failed else df["valid"]
         requirements = {**self.requirements, **dict.fromkeys(names)}
-        return SearchResult(self.model, self.hardware, self.workload, self.efficiency, self.overlap,
+        return SearchResult(self.model, self.hardware, self.workload, self.efficiency, self.options,
                             requirements, df)
 
     def frontier(self, kind: str = "throughput") -> pd.DataFrame:
@@ -277,12 +282,12 @@ class SearchResult:
 
     def workload_of(self, row) -> Workload:
         wl = self.workload
-        return Workload(int(row["batch"]), wl.input_len, wl.output_len, wl.weight_dtype, wl.kv_dtype)
+        return replace(wl, batch=int(row["batch"]))
 
     def estimate(self, row) -> Estimate:
         """The same plan through :func:`costmodel.estimate` (one at a time), for a row of ``plans``."""
         return estimate(self.model, self.hardware, plan_of(row), self.workload_of(row), self.efficiency,
-                        overlap=self.overlap, reserved_bytes=self.requirements["reserved_bytes"])
+                        **self.options)
 
 
     def as_dict(self, top: int = 10) -> dict:
@@ -295,8 +300,8 @@ class SearchResult:
                          "weight_dtype": wl.weight_dtype, "kv_dtype": wl.kv_dtype},
             "efficiency": {"mfu": self.efficiency.mfu, "bw_util": self.efficiency.bw_util,
                            "scale_up_util": self.efficiency.scale_up_util,
-                           "scale_out_util": self.efficiency.scale_out, "overlap": self.overlap},
-            "requirements": {k: v for k, v in self.requirements.items() if k != "reserved_bytes"},
+                           "scale_out_util": self.efficiency.scale_out, "overlap": self.options["overlap"]},
+            "requirements": dict(self.requirements),
             "plans_evaluated": self.plans_evaluated,
             "plans_valid": int(self.plans["valid"].sum()),
             "plans_feasible": int(self.plans["feasible"].sum()),
@@ -317,13 +322,13 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
            ttft_max_s: float | None = None, min_tokens_per_s_per_gpu: float | None = None,
            throughput_metric: str = "output_tokens_per_s_per_gpu", min_tokens_per_s_per_user: float | None = None,
            degrees: dict | None = None, batches=None, efficiency=None, mfu: float | None = None,
-           bw_util: float | None = None, overlap: bool = False,
-           reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> SearchResult:
+           bw_util: float | None = None, overlap="none", routing=None,
+           reserved_bytes: float = RESERVED_BYTES_PER_GPU, memory_headroom: float = MEMORY_HEADROOM) -> SearchResult:
     """Evaluate every plan up to ``max_gpus`` GPUs and flag the ones that meet the requirements.
 
     ttft_max_s: limit on the whole-batch TTFT (s); min_tokens_per_s_per_gpu: floor on
     ``throughput_metric`` (output or input tokens/s/GPU); min_tokens_per_s_per_user: floor on
-    1 / TPOT. efficiency / mfu / bw_util / overlap as in :func:`costmodel.estimate`.
+    1 / TPOT. efficiency / mfu / bw_util / overlap / routing / memory_headroom as in :func:`costmodel.estimate`.
     Columns ``unmet`` (requirement names) and ``feasible`` join the ones of :func:`evaluate_plans`.
     """
     check_choice("throughput_metric", throughput_metric, THROUGHPUT_METRICS)
@@ -334,7 +339,9 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
             raise CostModelError(f"{name}: {value!r} must be a positive number or None")
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     plans = enumerate_plans(workload, max_gpus, degrees, batches)
-    df = evaluate_plans(model, hardware, workload, plans, eff, overlap, reserved_bytes)
+    options = {"overlap": overlap_policy(overlap), "routing": routing_skew(routing), "reserved_bytes": reserved_bytes,
+               "memory_headroom": memory_headroom}
+    df = evaluate_plans(model, hardware, workload, plans, eff, **options)
     n = len(df)
     unmet = {
         "ttft_max_s": (df["ttft_s"].to_numpy() > ttft_max_s) if ttft_max_s else np.zeros(n, bool),
@@ -345,9 +352,8 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
     }
     df["unmet"] = _names_column(unmet, CONSTRAINTS, n)
     df["feasible"] = df["valid"].to_numpy() & ~np.any(np.stack(list(unmet.values())), axis=0)
-    requirements = dict(limits, throughput_metric=throughput_metric, max_gpus=int(max_gpus),
-                        reserved_bytes=reserved_bytes)
-    return SearchResult(model, hardware, workload, eff, overlap, requirements, df)
+    requirements = dict(limits, throughput_metric=throughput_metric, max_gpus=int(max_gpus))
+    return SearchResult(model, hardware, workload, eff, options, requirements, df)
 
 
 # --- display ------------------------------------------------------------------------------
@@ -469,7 +475,7 @@ def _moves(current: Plan, end: Plan) -> list[tuple]:
 
 
 def change_path(model: Model, hardware: Hardware, workload: Workload, start: Plan, end: Plan, efficiency=None, *,
-                overlap: bool = False, metric: str = "output_tokens_per_s_per_gpu") -> pd.DataFrame:
+                metric: str = "output_tokens_per_s_per_gpu", **options) -> pd.DataFrame:
     """Walk from ``start`` to ``end`` one move at a time and say what each move does.
 
     A move sets one field, or a pair of :data:`MOVES`, to its value in ``end``. Each step takes
@@ -483,7 +489,7 @@ def change_path(model: Model, hardware: Hardware, workload: Workload, start: Pla
     check_choice("metric", metric, THROUGHPUT_METRICS)
 
     def est(p):
-        return estimate(model, hardware, p, workload, efficiency, overlap=overlap)
+        return estimate(model, hardware, p, workload, efficiency, **options)
 
     def rank(e: Estimate):
         x = e.metrics
@@ -494,11 +500,11 @@ def change_path(model: Model, hardware: Hardware, workload: Workload, start: Pla
     current, e = start, est(start)
     rows = [_path_row(0, "start", current, e, "the document's plan")]
     while current != end:
-        options = []
+        candidates = []
         for fields in _moves(current, end):
             plan = Plan(**{**current.__dict__, **{f: getattr(end, f) for f in fields}})
-            options.append((fields, plan, est(plan)))
-        fields, plan, new = min(options, key=lambda o: rank(o[2]))
+            candidates.append((fields, plan, est(plan)))
+        fields, plan, new = min(candidates, key=lambda o: rank(o[2]))
         change = ", ".join(f"{f} {getattr(current, f)} -> {getattr(plan, f)}" for f in fields)
         rows.append(_path_row(len(rows), change, plan, new, _why(fields, change, e, new)))
         current, e = plan, new

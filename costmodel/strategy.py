@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import WEIGHT_DTYPES, KV_DTYPES, CostModelError, check_choice, dtype_bytes, positive_int, whole_number
+from .units import ATTENTION_DTYPES, KV_DTYPES, WEIGHT_DTYPES, CostModelError, check_choice, dtype_bytes, positive_int, whole_number
 
 
 PLAN_KEYS = ("tp", "dp", "pp", "ep", "etp", "microbatches", "redundant_experts")
@@ -105,13 +105,19 @@ def plan_label(tp, dp=1, pp=1, ep=1, etp=None, microbatches=1, redundant_experts
 
 @dataclass(frozen=True)
 class Workload:
-    """B sequences of input_len prompt tokens and output_len generated tokens, with dtypes."""
+    """B sequences of input_len prompt tokens and output_len generated tokens, with dtypes.
+
+    attention_dtype: the math of the attention core (scores and weighted sums). Engines run it in
+    BF16 whatever the weights (FlashAttention, FlashMLA); TensorRT-LLM's FP8 FlashMLA decode kernel on
+    Hopper is the ``fp8`` exception (it needs an FP8 KV cache).
+    """
 
     batch: int
     input_len: int
     output_len: int
     weight_dtype: str = "bf16"
     kv_dtype: str = "bf16"
+    attention_dtype: str = "bf16"
 
     def __post_init__(self):
         positive_int("batch", self.batch)
@@ -119,6 +125,7 @@ class Workload:
         positive_int("output_len", self.output_len)
         check_choice("weight_dtype", self.weight_dtype, WEIGHT_DTYPES)
         check_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
+        check_choice("attention_dtype", self.attention_dtype, ATTENTION_DTYPES)
 
     @property
     def context_len(self) -> int:
@@ -155,20 +162,21 @@ RULES = {
     "kv_heads_not_divisible_by_tp": ("error", "{n_kv} KV heads and tp={tp}: neither divides the other"),
     "kv_heads_replicated": ("warning", "tp={tp} exceeds {n_kv} KV heads: each KV head is replicated, costing memory"),
     "ep_on_dense_model": ("error", "ep={ep} but the model has no routed experts"),
-    "experts_not_divisible_by_ep": ("error", "{E} experts are not divisible by ep={ep}"),
+    "experts_not_divisible_by_ep": ("error", "{slots} expert slots are not divisible by ep={ep}"),
     "expert_group_not_dividing": ("error", "ep x etp = {ep_etp} does not divide tp x dp = {tp_dp}"),
     "etp_not_dividing_expert_width": ("error", "expert width {f_e} is not divisible by etp={etp}"),
     "pp_exceeds_layers": ("error", "pp={pp} exceeds the {L} layers"),
     "uneven_pp_stages": ("warning", "{L} layers do not split evenly over pp={pp} stages"),
-    "tp_spans_nodes": ("warning", "tp={tp} spans more than one {gpn}-GPU node (legal but slow)"),
+    "tp_spans_domains": ("warning", "tp={tp} spans more than one {gpn}-GPU scale-up domain (legal but slow)"),
     "batch_not_divisible_by_dp": ("error", "batch {B} is not divisible by dp={dp}"),
     "microbatches_not_dividing": ("error", "{B_r} sequences per replica do not split into {mb} micro-batches"),
     "pipeline_bubble": ("warning", "{mb} micro-batches for pp={pp} stages leave the pipeline idle part of the time"),
-    "memory_exceeds_capacity": ("error", "needs {need_GB:.1f} GB per GPU, capacity {cap_GB:.1f} GB"),
+    "memory_exceeds_capacity": ("error", "needs {need_GB:.1f} GB per GPU, more than the {usable_GB:.1f} GB usable "
+                                         "({cap_GB:.1f} GB less {headroom:.0%} headroom)"),
 }
 
 
-def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
+def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu, headroom: float = 0.0) -> dict:
     """{rule name: boolean (array) that is True where the plan breaks the rule}.
 
     ``plan`` may hold numpy arrays instead of ints: the search evaluates many plans at once.
@@ -184,20 +192,22 @@ def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu) -> dict:
         "kv_heads_not_divisible_by_tp": (n_kv % tp != 0) & (tp % n_kv != 0) if gqa else no,
         "kv_heads_replicated": (tp > n_kv) if gqa else no,
         "ep_on_dense_model": (ep > 1) & (not m.is_moe),
-        "experts_not_divisible_by_ep": (m.num_experts % ep != 0) if m.is_moe else no,
+        "experts_not_divisible_by_ep": ((m.num_experts + getattr(plan, "redundant_experts", 0)) % ep != 0)
+        if m.is_moe else no,
         "expert_group_not_dividing": (tp * dp) % (ep * etp) != 0,
         "etp_not_dividing_expert_width": (m.moe_intermediate % etp != 0) if m.is_moe else no,
         "pp_exceeds_layers": pp > m.num_layers,
         "uneven_pp_stages": m.num_layers % pp != 0,
-        "tp_spans_nodes": tp > hardware.scale_up_gpus,
+        "tp_spans_domains": tp > hardware.scale_up_gpus,
         "batch_not_divisible_by_dp": B % dp != 0,
         "microbatches_not_dividing": (b_r % mb != 0) | (mb > b_r),
         "pipeline_bubble": (pp > 1) & (mb < pp),
-        "memory_exceeds_capacity": memory_bytes_per_gpu > hardware.memory_bytes,
+        "memory_exceeds_capacity": memory_bytes_per_gpu > hardware.memory_bytes * (1.0 - headroom),
     }
 
 
-def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_bytes_per_gpu) -> list[Violation]:
+def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_bytes_per_gpu,
+                          headroom: float = 0.0) -> list[Violation]:
     """Turn the scalar masks of one plan into named :class:`Violation` objects."""
     m = model
     values = dict(
@@ -205,6 +215,8 @@ def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_b
         n_kv=m.num_kv_heads, E=m.num_experts, L=m.num_layers, f_e=m.moe_intermediate, B=workload.batch,
         B_r=workload.batch // plan.dp, ep_etp=plan.ep * plan.etp, tp_dp=plan.tp * plan.dp,
         gpn=hardware.scale_up_gpus, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
+        usable_GB=hardware.memory_bytes * (1.0 - headroom) / 1e9, headroom=headroom,
+        slots=m.num_experts + plan.redundant_experts,
     )
     out = []
     for name, broken in masks.items():

@@ -31,6 +31,9 @@ WEIGHT_DTYPES = ("fp4", "mxfp4", "fp8", "bf16", "fp16")
 KV_DTYPES = ("fp8", "bf16", "fp16")
 """Storage dtypes of the KV cache."""
 
+ATTENTION_DTYPES = ("bf16", "fp16", "fp8")
+"""Math dtypes of the attention core."""
+
 
 class CostModelError(ValueError):
     """Bad input: the message is one line that names the field and the allowed values."""

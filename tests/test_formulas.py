@@ -81,10 +81,15 @@ def test_mla_cache_not_split_by_tp():
 
 
 def test_activation_bytes_seed_by_hand():
-    # tp 4, dp 4, B 128, S_in 1024: T = 32 x 1024 = 32,768 tokens; per token 2 x 512 + (16 + 32) x 32 / 4
+    # tp 4, dp 4, B 128, S_in 1024: 32 sequences x 1024 = 32,768 prompt tokens per replica, but one iteration
+    # prefills a chunk of at most 8,192 tokens; per token 2 x 512 + (16 + 32) x 32 / 4
     # + max(0, k 2 x (512 x 1 + 1 x 1024) / 4) = 1024 + 384 + 768 = 2,176 elements x 2 B; no vocabulary
     wl = cm.Workload(128, 1024, 16, "fp16", "fp16")
-    assert cm.activation_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl) == 32_768 * 2_176 * 2
+    assert cm.activation_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl) == 8_192 * 2_176 * 2
+    # a larger chunk budget holds the whole 32,768 tokens
+    assert cm.activation_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl, chunk_tokens=1e6) == 32_768 * 2_176 * 2
+    # a decode pool carries one token per sequence: 32 x 2,176 x 2 B
+    assert cm.activation_bytes_per_gpu(SEED, cm.Plan(4, 4, 1, 16), wl, phase="decode") == 32 * 2_176 * 2
 
 
 def test_all_reduce_by_hand():
@@ -93,11 +98,57 @@ def test_all_reduce_by_hand():
 
 
 def test_all_to_all_two_tiers_by_hand():
-    # 1 GB payload over 16 GPUs, 8 per node: inside 7/16 x 1e9 / 450e9 = 9.72e-4 s, across 8/16 x 1e9 / 50e9
-    # = 0.01 s (the bound); latency 15 x 8 us = 1.2e-4 s -> 0.01012 s
-    assert cm.all_to_all_s(1e9, 16, GPU) == pytest.approx(0.01012)
-    # inside one node: 7/8 x 1e9 / 450e9 + 7 x 2e-6 = 1.958444e-3 s
-    assert cm.all_to_all_s(1e9, 8, GPU) == pytest.approx(1.9584444e-3)
+    # 1 GB payload over 16 GPUs, 8 per domain: inside 7/16 x 1e9 / 450e9 = 9.72e-4 s, across 8/16 x 1e9 / 50e9
+    # = 0.01 s (the bound); the peers are reached concurrently: one scale-out latency 8 us -> 0.010008 s
+    assert cm.all_to_all_s(1e9, 16, GPU) == pytest.approx(0.010008)
+    # inside one domain: 7/8 x 1e9 / 450e9 + 2e-6 = 1.946444e-3 s
+    assert cm.all_to_all_s(1e9, 8, GPU) == pytest.approx(1.9464444e-3)
+
+
+def test_ep_exchange_copies_by_hand():
+    # k 8 over ep 8 in one domain: another rank is hit with p = 1 - (7/8)^8 = 0.656391; 7 p = 4.594737 copies,
+    # nothing crosses the network
+    up, out = comm.ep_exchange_copies(8, 8, 8)
+    assert up == pytest.approx(7 * (1 - (7 / 8) ** 8)) and out == 0
+    # ep 16 over two domains of 8: p = 1 - (15/16)^8 = 0.4032805; remote domains (2 - 1)(1 - (1/2)^8) = 0.996094;
+    # NVLink: own domain 7 p = 2.822964 + forwarded inside the other 8 p x 7/8 = 2.822964 -> 5.645927
+    up, out = comm.ep_exchange_copies(8, 16, 8)
+    assert out == pytest.approx(1 - 0.5**8)
+    assert up == pytest.approx(5.645927, rel=1e-6)
+    # one rank per domain (ep 4 across 4 domains): all traffic crosses the network, 3 (1 - (3/4)^2) for k 2
+    up, out = comm.ep_exchange_copies(2, 4, 1)
+    assert up == 0 and out == pytest.approx(3 * (1 - 0.75**2))
+
+
+def test_ep_exchange_time_by_hand():
+    # 1000 tokens x 1000 B over ep 16 (2 domains of 8) with k 8 on seed-gpu: NVLink 5.645927 x 1e6 B / 450e9
+    # = 1.25465e-5 s; network 0.996094 x 1e6 / 50e9 = 1.99219e-5 s (the bound); + 8 us latency = 2.79219e-5 s;
+    # an imbalance of 2 doubles the bandwidth part: 8e-6 + 3.98438e-5 = 4.78438e-5 s
+    assert comm.ep_exchange_s(1000, 1000, 8, 16, GPU) == pytest.approx(8e-6 + 0.99609375e6 / 50e9)
+    assert comm.ep_exchange_s(1000, 1000, 8, 16, GPU, imbalance=2.0) == pytest.approx(8e-6 + 2 * 0.99609375e6 / 50e9)
+    # ep 1: no exchange
+    assert comm.ep_exchange_s(1000, 1000, 8, 1, GPU) == 0
+
+
+def test_fp4_weight_bytes_count_block_scales():
+    # NVFP4: 4 bits + one FP8 scale per 16 values = 0.5 + 1/16 = 0.5625 B; MXFP4: 0.5 + 1/32 = 0.53125 B
+    assert cm.units.dtype_bytes("fp4") == 0.5625 and cm.units.dtype_bytes("mxfp4") == 0.53125
+    # 1e9 parameters in NVFP4 hold 0.5625 GB
+    plan = cm.Plan()
+    m = cm.load_model("llama-3.1-8b")
+    assert cm.weight_bytes_per_gpu(m, plan, "fp4") == pytest.approx(m.params_total * 0.5625)
+
+
+def test_mla_absorbed_decode_attention_by_hand():
+    # DeepSeek-V3 decode, one token over a context of 1000 (itself included): absorbed widths (512 + 64, 512):
+    # 2 x 128 heads x (576 + 512) x 1000 positions x 61 layers = 1.6990208e10 FLOP; as written (192, 128):
+    # 2 x 128 x 320 x 1000 x 61 = 4.99712e9 FLOP
+    m = cm.load_model("deepseek-v3")
+    assert cm.attention_core_flops(m, 1, 999, absorbed=True) == pytest.approx(2 * 128 * 1088 * 1000 * 61)
+    assert cm.attention_core_flops(m, 1, 999) == pytest.approx(2 * 128 * 320 * 1000 * 61)
+    # GQA is unchanged by the flag
+    q = cm.load_model("qwen3-235b-a22b")
+    assert cm.attention_core_flops(q, 1, 99, absorbed=True) == cm.attention_core_flops(q, 1, 99)
 
 
 def test_link_tiers():

@@ -66,11 +66,13 @@ def test_tp_all_reduce_in_prefill_by_hand():
 
 
 def test_ep_all_to_all_in_prefill_by_hand():
-    # tp 1, dp 2, ep 2, B = 2 (1 per replica), S = 1024: per MoE layer dispatch + combine of
-    # 1024 tokens x k 2 x 512 x 2 B = 2,097,152 B per rank: 1 x 2e-6 + 1/2 x 2,097,152 / 450e9 = 4.3301689e-6 s;
-    # 16 layers x 2 = 32 all-to-alls; no tp traffic
-    e = cm.estimate(SEED, GPU, cm.Plan(1, 2, 1, 2), cm.Workload(2, 1024, 2, "fp16", "fp16"), PEAK)
-    assert e.comm_s == pytest.approx(32 * 4.3301689e-6, rel=1e-6)
+    # tp 1, dp 2, ep 2, B = 2 (1 per replica), S = 1024, uniform routing: per MoE layer a dispatch and a combine of
+    # 1024 tokens x 512 x 2 B (fp16 weights: no FP8 dispatch); the other rank holds one of a token's k = 2 experts
+    # with p = 1 - (1/2)^2 = 0.75, so 0.75 copies a token: 786,432 B over NVLink. Busiest of 2 ranks: 2048 tokens
+    # x k 2 / 2 = 2048 per rank, imbalance 1 + z(2) / sqrt(2048) = 1 + 0.589456 / 45.2548 = 1.0130253.
+    # 2e-6 + 1.0130253 x 786,432 / 450e9 = 3.7703900e-6 s per exchange; 16 layers x 2 = 32 exchanges; no tp traffic
+    e = cm.estimate(SEED, GPU, cm.Plan(1, 2, 1, 2), cm.Workload(2, 1024, 2, "fp16", "fp16"), PEAK, routing="uniform")
+    assert e.comm_s == pytest.approx(32 * 3.7703900e-6, rel=1e-6)
 
 
 def test_expert_tp_reduction_sums_k_outputs_first_when_ep_is_1():
@@ -82,25 +84,39 @@ def test_expert_tp_reduction_sums_k_outputs_first_when_ep_is_1():
 
 
 def test_expert_tp_reduction_of_k_copies_when_ep_above_1():
-    # tp 2, dp 2, ep 2, etp 2, B = 2 (one sequence per replica), S = 1024, per layer:
+    # tp 2, dp 2, ep 2, etp 2, B = 2 (one sequence per replica), S = 1024, uniform routing, per layer:
     #   attention all-reduce: 6.3301689e-6 s (as above)
-    #   dispatch + combine: 1024 / 2 x k 2 = 1024 copies x 512 x 2 B = 1,048,576 B over 2 ranks:
-    #     2 us + 1/2 x 1,048,576 / 450e9 = 3.1650844e-6 s, twice
+    #   dispatch + combine: each rank sends 1024 / tp 2 = 512 tokens x 512 x 2 B x 0.75 copies = 393,216 B
+    #     (the ep ranks sit etp = 2 apart, both in the 8-GPU domain); imbalance 1.0130253 as above:
+    #     2 us + 1.0130253 x 393,216 / 450e9 = 2.8851950e-6 s, twice
     #   expert-TP all-reduce of the k copies: 1024 / 2 x 2 x 512 x 2 B x k 2 = 2,097,152 B:
     #     2,097,152 / 450e9 + 4 us = 8.6603378e-6 s
-    # 16 layers x 21.3206756e-6 s = 3.4113081e-4 s
-    e = cm.estimate(SEED, GPU, cm.Plan(2, 2, 1, 2, etp=2), cm.Workload(2, 1024, 2, "fp16", "fp16"), PEAK)
-    assert e.comm_s == pytest.approx(3.4113081e-4, rel=1e-6)
+    # 16 layers x 2.0760897e-5 s = 3.3217435e-4 s
+    e = cm.estimate(SEED, GPU, cm.Plan(2, 2, 1, 2, etp=2), cm.Workload(2, 1024, 2, "fp16", "fp16"), PEAK,
+                    routing="uniform")
+    assert e.comm_s == pytest.approx(3.3217435e-4, rel=1e-6)
 
 
-def test_overlap_hides_communication():
+def test_two_batch_overlap_hides_communication_but_rereads_weights():
     wl = cm.Workload(64, 2048, 256, "fp8", "fp8")
     m = cm.load_model("qwen3-235b-a22b")
     plan = cm.Plan(4, 4, 1, 16)
     serial = cm.estimate(m, GPU, plan, wl)
-    hidden = cm.estimate(m, GPU, plan, wl, overlap=True)
-    assert hidden.ttft_s == pytest.approx(max(serial.prefill_compute_s, serial.prefill_comm_s))
     assert serial.ttft_s == pytest.approx(serial.prefill_compute_s + serial.prefill_comm_s)
+    hidden = cm.estimate(m, GPU, plan, wl, overlap="two-batch")
+    # prefill is compute-bound: two halves cost the same compute, and the communication hides behind it
+    assert hidden.ttft_s == pytest.approx(max(serial.prefill_compute_s, serial.prefill_comm_s), rel=0.02)
+    # decode of 16 sequences per replica reads the weights once per half: two halves take longer than one
+    # batch when the step is weight-bound and communication is small
+    small = cm.Workload(16, 2048, 256, "fp8", "fp8")
+    one, two = (cm.estimate(m, GPU, cm.Plan(4, 1, 1, 1), small, overlap=o) for o in ("none", "two-batch"))
+    assert two.decode_step_s > one.decode_compute_s
+    # a decode batch of one sequence per replica cannot split
+    single = cm.Workload(1, 2048, 256, "fp8", "fp8")
+    a, b = (cm.estimate(m, GPU, cm.Plan(4, 1, 1, 1), single, overlap=o) for o in ("none", "two-batch"))
+    assert a.decode_step_s == b.decode_step_s
+    with pytest.raises(cm.CostModelError, match="overlap: 'full' is not one of none, two-batch"):
+        cm.estimate(m, GPU, plan, wl, overlap="full")
 
 
 def test_efficiency_scales_compute_bound_prefill():
@@ -126,7 +142,7 @@ def test_memory_feasibility_is_a_result_not_a_crash():
     (cm.Plan(2, 1, 1, 4), "expert_group_not_dividing"),
     (cm.Plan(1, 1, 32, 1, microbatches=4), "pp_exceeds_layers"),
     (cm.Plan(1, 1, 3, 1, microbatches=4), "uneven_pp_stages"),
-    (cm.Plan(16, 1, 1, 1), "tp_spans_nodes"),
+    (cm.Plan(16, 1, 1, 1), "tp_spans_domains"),
     (cm.Plan(1, 3, 1, 1), "batch_not_divisible_by_dp"),
     (cm.Plan(1, 1, 1, 1, microbatches=5), "microbatches_not_dividing"),
     (cm.Plan(1, 2, 1, 1, etp=2), "etp_not_dividing_expert_width"),

@@ -27,7 +27,7 @@ def test_total_prefill_flops_do_not_depend_on_the_plan(model_id, tp, dp, pp, ep,
     plan = cm.Plan(tp, dp, pp, ep, microbatches=mb)
     wl = cm.Workload(batch, input_len, 8)
     s = stage_time(m, GPU, plan, wl, GPU.efficiency, seqs_per_replica=batch / dp / mb, seqs_all_replicas=batch / mb,
-                   new_tokens=input_len, past_tokens=0, compute_efficiency=0.6, overlap=False)
+                   new_tokens=input_len, past_tokens=0, decode=False)
     summed = (s["flops"] * pp + s["lm_head_flops"]) * tp * dp * mb
     assert summed == pytest.approx(cm.prefill_flops(m, batch, input_len), rel=1e-9)
 

@@ -102,7 +102,7 @@ def test_invalid_plans_flagged_by_name():
     # ep 32: 16 experts % 32 != 0; a 32-GPU tp group spans 4 eight-GPU nodes
     row = p.loc[(32, 1, 1, 32)]
     assert row["errors"] == "heads_not_divisible_by_tp,experts_not_divisible_by_ep"
-    assert row["warnings"] == "kv_heads_replicated,tp_spans_nodes"
+    assert row["warnings"] == "kv_heads_replicated,tp_spans_domains"
     # dp 4: batch 6 % 4 != 0; 6 // 4 = 1 sequence per replica, which one micro-batch still divides
     assert p.loc[(1, 4, 1, 1), "errors"] == "batch_not_divisible_by_dp"
     # pp 32 > 16 layers (and 16 % 32 != 0: uneven stages; mb 1 < pp: bubble)
@@ -354,5 +354,5 @@ def test_rule_counts(qwen):
     counts = qwen.rule_counts().set_index("rule")["plans"]
     p = qwen.plans
     assert counts["memory_exceeds_capacity"] == p["errors"].str.contains("memory_exceeds_capacity").sum()
-    assert counts["tp_spans_nodes"] == (p["tp"] > 8).sum()  # 8 GPUs per node on seed-gpu
+    assert counts["tp_spans_domains"] == (p["tp"] > 8).sum()  # 8 GPUs per node on seed-gpu
     assert counts["ttft_max_s"] == (p["valid"] & (p["ttft_s"] > 30.0)).sum()
