@@ -304,7 +304,7 @@ def _degree_values(settings: list[dict], phase: str | None) -> dict:
         heads = " ".join(s["sections"]).lower() + " " + s["before"].lower()
         if phase is not None and phase not in heads:
             continue
-        if phase is None and any(p in " ".join(s["sections"]).lower() for p in PHASES):
+        if phase is None and any(p in heads for p in PHASES):
             continue
         for deg, keys in DEGREE_KEYS.items():
             if s["key"] in keys:
@@ -313,31 +313,42 @@ def _degree_values(settings: list[dict], phase: str | None) -> dict:
 
 
 def _read_plans(claims, maps, settings, model, cfg) -> dict:
-    gpus = _gpu_count(claims, maps)
     plans = {}
+    for phase in PHASES:
+        own = _degree_values(settings, phase)
+        if own:
+            plans[phase] = _convention(own, _gpu_count(claims, maps, phase))
     stated = _degree_values(settings, None)
-    if not stated:
-        phase_only = {p: _degree_values(settings, p) for p in PHASES}
-        if not any(phase_only.values()):
-            cfg.missing.append("plan: no parallel degree (TP, EP, PP, DP) stated")
-            return {}
-    for phase in (None, *PHASES):
-        own = {} if phase is None else _degree_values(settings, phase)
-        if phase is not None and not own:
-            continue
-        degrees = {**stated, **own}
-        plan, reading = _convention(degrees, gpus if phase is None else None)
-        if phase is not None and plan == plans.get("main", (None,))[0]:
-            continue
-        plans[phase or "main"] = (plan, reading)
-        cfg.found[f"plan ({phase or 'main'})"] = reading
-    return plans
+    if plans:
+        name = "decode" if "decode" in plans else next(iter(plans))
+        plan, reading = plans[name]
+        plans["main"] = (plan, f"the document gives its {' and '.join(plans)} pool(s) their own degrees; a claim "
+                               f"that names no pool is read against the {name} pool: {reading}")
+    elif stated:
+        plans["main"] = _convention(stated, _gpu_count(claims, maps, None))
+    else:
+        cfg.missing.append("plan: no parallel degree (TP, EP, PP, DP) stated")
+        return {}
+    for phase in PHASES:
+        if phase in plans and plans[phase][0] == plans["main"][0] and phase != "main":
+            del plans[phase]
+    for name, (_, reading) in plans.items():
+        cfg.found[f"plan ({name})"] = reading
+    return {"main": plans.pop("main"), **plans}
 
 
-def _gpu_count(claims, maps):
+def claim_phase(c: Claim) -> str | None:
+    """``prefill`` or ``decode`` when the claim's words or sections name one pool (and not the other)."""
+    words = " ".join([c.key, c.after, *c.sections]).lower()
+    named = [p for p in PHASES if p in words]
+    return named[0] if len(named) == 1 else None
+
+
+def _gpu_count(claims, maps, phase):
     for c in claims:
         m = maps.get(c.id)
-        if m is not None and m.quantity == "gpus_total" and not c.reference and not c.operand and c.lo == c.hi:
+        if m is not None and m.quantity == "gpus_total" and not c.reference and not c.operand and c.lo == c.hi \
+                and claim_phase(c) == phase:
             return int(c.lo)
     return None
 
@@ -348,6 +359,9 @@ def _convention(d: dict, gpus: int | None) -> tuple[dict, str]:
     if gpus and gpus % (tp * pp) == 0:
         adp = gpus // (tp * pp)
         why = f"the stated {gpus} GPUs = TP {tp} x DP {adp} x PP {pp}"
+    elif tp * dp >= ep:
+        adp = dp
+        why = f"TP {tp} x DP {dp} = {tp * dp} GPUs per stage hold the {ep}-way expert split"
     else:
         per_replica = max(tp, ep)
         adp = dp * per_replica // tp
@@ -360,4 +374,4 @@ def _convention(d: dict, gpus: int | None) -> tuple[dict, str]:
     return plan, reading
 
 
-__all__ = ["Config", "read_config", "MODEL_FIELDS"]
+__all__ = ["Config", "read_config", "claim_phase", "MODEL_FIELDS", "PHASES"]

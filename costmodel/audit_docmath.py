@@ -40,8 +40,8 @@ def _precision(text_number: str, value: float, approx: bool) -> float:
     return max(tol, 0.05 if approx else 0.01)
 
 
-def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool] | None:
-    """(SI expression, written expression, has units) of a run of numbers joined by operators, or None
+def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool, bool] | None:
+    """(SI expression, written expression, has units, has a prefixed byte unit) of a run of numbers joined by operators, or None
     when the run is symbolic (a name in operand position) or has no operator."""
     if not numbers:
         return None
@@ -55,6 +55,7 @@ def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool] | None:
             tail = s[n.end:]
             if re.match(rf"[^\d=]*?{_OP}\s*[(\w]", tail) and not re.match(r"\s*[A-Za-z]", tail):
                 return None  # "10240 ÷ (PP × EP)": a symbolic operand follows
+            si.append(re.match(r"[^()=\d]*?(\)*)", tail).group(1))
             break
         gap = s[n.end:numbers[i + 1].start]
         m = re.fullmatch(rf"(?P<words>[^×*÷/+\-−–()\d]*?)\s*(?P<close>\)*)\s*(?P<op>{_OP})\s*(?P<open>\(*)\s*", gap)
@@ -69,7 +70,8 @@ def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool] | None:
     expr = " ".join(x for x in si if x)
     if expr.count("(") != expr.count(")"):
         expr = expr.replace("(", "").replace(")", "")
-    return expr, " ".join(x for x in shown if x), units
+    prefixed = any(n.unit in ("KB", "MB", "GB", "TB", "MiB", "GiB") for n in numbers)
+    return expr, " ".join(x for x in shown if x), units, prefixed
 
 
 def _evaluate(expr: str) -> float | None:
@@ -81,12 +83,16 @@ def _evaluate(expr: str) -> float | None:
         return None
 
 
-def _compare(value_si: float, written: Number, text: str, units: bool) -> tuple[bool, float, str]:
-    """(holds, value in the written unit, note) for an expression value against a written result."""
+def _compare(value_si: float, written: Number, text: str, units: bool, prefixed: bool = False) -> tuple[bool, float, str]:
+    """(holds, value in the written unit, note) for an expression value against a written result.
+
+    ``prefixed``: an operand is written in KB / MB / GB / TB, so the result may not switch to a binary
+    reading of its unit (it may when the operands are plain bytes: ``335,544,320 bytes = 320MB``)."""
     scale = _scale(written.unit) if units else 1.0
     mine = value_si / scale
     tol = _precision(text, written.lo, written.bound == "approx")
-    binary = {"KB": 2.0**10, "MB": 2.0**20, "GB": 2.0**30, "TB": 2.0**40}.get(written.unit) if units else None
+    binary = {"KB": 2.0**10, "MB": 2.0**20, "GB": 2.0**30, "TB": 2.0**40}.get(written.unit) if units and not prefixed \
+        else None
     if binary and math.isclose(value_si / binary, written.lo, rel_tol=tol) and \
             abs(value_si / binary - written.lo) < abs(mine - written.lo):
         return True, mine, f"{written.unit} read as binary ({written.unit[0]}iB): {value_si / binary:.4g}"
@@ -129,9 +135,10 @@ def check_arithmetic(lines: list[Line], claims: list[Claim]) -> list[dict]:
             if len(nums) == 1 and last is not None:
                 value = _evaluate(last[0])
                 if value is not None:
-                    holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), last[2])
+                    holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), last[2], last[3])
                     checks.append(_record(ln, by_pos, n, last[1], mine, holds, note, head))
-            last = (repr(n.lo * _scale(n.unit)), s[n.start:n.end].strip(), bool(n.unit)) if len(nums) == 1 else None
+            last = (repr(n.lo * _scale(n.unit)), s[n.start:n.end].strip(), bool(n.unit),
+                    n.unit in ("KB", "MB", "GB", "TB", "MiB", "GiB")) if len(nums) == 1 else None
         carried, carried_head = (last, head) if ln.code else (None, "")
         checks += _parenthetical(ln, s, numbers, by_pos)
         checks += _share_and_change(ln, s, numbers, by_pos)
@@ -160,7 +167,7 @@ def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> lis
     """``N noun (a op b ...)``: the number followed by its derivation in parentheses."""
     out = []
     for i, n in enumerate(numbers):
-        m = re.match(r"[^()\d=]{0,30}?\(([^()=]*)\)", s[n.end:])
+        m = re.match(r"[^()\d=×*÷/+\-−]{0,30}?\(([^()=]*)\)", s[n.end:])
         if not m:
             continue
         a, b = n.end + m.start(1), n.end + m.end(1)
@@ -175,7 +182,7 @@ def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> lis
             c = by_pos.get(ln.start + x.start)
             if c is not None:
                 c.operand = True
-        holds, mine, note = _compare(value, n, s[n.start:n.end].split()[0], e[2] and bool(n.unit))
+        holds, mine, note = _compare(value, n, s[n.start:n.end].split()[0], e[2] and bool(n.unit), e[3])
         out.append(_record(ln, by_pos, n, e[1], mine, holds, note))
     return out
 

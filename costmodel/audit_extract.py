@@ -29,6 +29,7 @@ UNIT_SCALE = {
     "GPUs": ("gpus", 1.0), "count": ("count", 1.0),
     "%": ("ratio", 0.01), "x": ("ratio", 1.0),
     "TFLOPS": ("flops/s", 1e12), "PFLOPS": ("flops/s", 1e15),
+    "GFLOP": ("flop", 1e9), "TFLOP": ("flop", 1e12), "PFLOP": ("flop", 1e15),
     "TB/s": ("bytes/s", 1e12), "GB/s": ("bytes/s", 1e9),
     "bytes/param": ("bytes/param", 1.0),
 }
@@ -37,7 +38,8 @@ UNIT_SCALE = {
 _UNIT_WORDS = (
     (r"tokens?\s*/\s*ms|tok\s*/\s*ms|tokens per milli ?second", "tokens/ms"),
     (r"tokens?\s*/\s*s(?:ec(?:ond)?)?|tok\s*/\s*s|tokens per second", "tokens/s"),
-    (r"tflop/?s|tflops|tflop", "TFLOPS"), (r"pflop/?s|pflops|pflop", "PFLOPS"),
+    (r"tflop/s|tflops", "TFLOPS"), (r"pflop/s|pflops", "PFLOPS"),
+    (r"gflop", "GFLOP"), (r"tflop", "TFLOP"), (r"pflop", "PFLOP"),
     (r"tb\s*/\s*s|tbps|tb/sec", "TB/s"), (r"gb\s*/\s*s|gbps|gb/sec", "GB/s"),
     (r"bytes? per param(?:eter)?", "bytes/param"),
     (r"gib", "GiB"), (r"mib", "MiB"), (r"gb", "GB"), (r"mb", "MB"), (r"kb", "KB"), (r"tb", "TB"),
