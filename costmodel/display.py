@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from html import escape
 
 import pandas as pd
 
@@ -53,3 +54,35 @@ def table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> pd.DataF
     for column in out.columns:
         out[column] = [cell(v, digits) for v in out[column]]
     return out
+
+
+def html_table(frame: pd.DataFrame, css_class: str = "cm-table", digits: int = 3, index: bool = False) -> str:
+    """``frame`` as a plain, deterministic HTML table (cells through :func:`cell`, numbers right-aligned,
+    no ids, no inline data) wrapped in a scrolling ``div`` so a wide table never runs past the text column."""
+    shown = table(frame, digits, index)
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+               for c in frame.columns]
+    right = ' style="text-align:right"'
+    head = "".join(f"<th{right if n else ''}>{escape(str(c))}</th>" for c, n in zip(shown.columns, numeric))
+    index_head = f"<th>{escape(str(frame.index.name or ''))}</th>" if index else ""
+    body = []
+    for label, row in zip(shown.index, shown.itertuples(index=False)):
+        cells = "".join(f"<td{right if n else ''}>{escape(str(v))}</td>" for v, n in zip(row, numeric))
+        body.append(f"<tr>{f'<th>{escape(str(label))}</th>' if index else ''}{cells}</tr>")
+    return (f'<div class="{css_class}-wrap" style="overflow-x:auto"><table class="{css_class}">'
+            f"<thead><tr>{index_head}{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+class ReaderTable(pd.DataFrame):
+    """A DataFrame that keeps full precision but shows itself for readers: :func:`html_table` in a
+    notebook or the book (CSS class ``cm-table``), and the same cells as aligned text in a console."""
+
+    @property
+    def _constructor(self):
+        return ReaderTable
+
+    def _repr_html_(self) -> str:
+        return html_table(self)
+
+    def __repr__(self) -> str:
+        return table(pd.DataFrame(self)).to_string(index=False)

@@ -567,97 +567,6 @@ def summary_row(e: Estimate, requirements: dict | None = None, **labels) -> dict
             "problems": ", ".join(problems) or "-"}
 
 
-# --- the documents' requirement sets ----------------------------------------------------------------
-DOCUMENT_SETS = {
-    # name: (title, (doc, scenario) that gives model, hardware, workload, efficiency and requirements,
-    #        {label: (doc, scenario)} whose plans are placed beside the search)
-    "10b-stated-output": ("seed 10B as stated, throughput read as output tokens/s/GPU", ("000", "as_written"),
-                          {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
-    "10b-stated-input": ("seed 10B as stated, throughput read as input tokens/s/GPU", ("000", "prefill_reading"),
-                         {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
-    "10b-10B-output": ("seed 10B with 10 B parameters, throughput read as output tokens/s/GPU", ("000", "as_10b"),
-                       {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
-    "10b-10B-input": ("seed 10B with 10 B parameters, throughput read as input tokens/s/GPU",
-                      ("000", "as_10b_prefill_reading"),
-                      {"000": ("000", "as_written"), "001": ("001", "as_written"), "003": ("003", "as_written")}),
-    "qwen-b128": ("Qwen3-235B, batch 128, 2048 in / 2048 out, FP8", ("002", "ep32"),
-                  {"002": ("002", "ep32"), "002 earlier": ("002", "earlier"), "004 original": ("004", "original")}),
-    "qwen-b256": ("Qwen3-235B, batch 256, 2048 in / 2048 out, FP8", ("004", "refined"),
-                  {"004": ("004", "refined")}),
-}
-"""The requirement sets of the corrected-strategies chapter, drawn from the audit ledgers."""
-
-
-@dataclass(frozen=True)
-class RequirementSet:
-    """A document's requirements (from its ledger scenario) and the documents' plans to compare."""
-
-    name: str
-    title: str
-    scenario: object  # costmodel.audit.Scenario
-    documents: dict  # label -> Plan
-
-    def search_kwargs(self) -> dict:
-        """Keyword arguments of :func:`search` for this set's requirements and efficiency."""
-        sc = self.scenario
-        return {"ttft_max_s": sc.requirements.get("ttft_s"),
-                "min_tokens_per_s_per_gpu": sc.requirements.get("throughput_tokens_per_s_per_gpu"),
-                "throughput_metric": f"{sc.throughput_reading}_tokens_per_s_per_gpu",
-                "efficiency": sc.efficiency, "overlap": sc.overlap}
-
-    def search(self, max_gpus: int = 512, **overrides) -> SearchResult:
-        """:func:`search` over this set (``overrides`` replace its keyword arguments)."""
-        sc = self.scenario
-        return search(sc.model, sc.hardware, sc.workload, max_gpus, **(self.search_kwargs() | overrides))
-
-    def estimate(self, plan: Plan) -> Estimate:
-        """A plan under this set's model, hardware, workload and efficiency."""
-        sc = self.scenario
-        return estimate(sc.model, sc.hardware, plan, sc.workload, sc.efficiency, overlap=sc.overlap)
-
-    def sensitivity(self, values: dict, objective: str = "throughput", max_gpus: int = 512,
-                    **overrides) -> pd.DataFrame:
-        """:func:`sensitivity` for each {parameter: values} under this set, rows concatenated."""
-        sc = self.scenario
-        kwargs = self.search_kwargs() | overrides
-        return pd.concat([sensitivity(sc.model, sc.hardware, sc.workload, max_gpus, parameter, vals, objective,
-                                      **kwargs) for parameter, vals in values.items()], ignore_index=True)
-
-    def document_estimates(self) -> dict:
-        """{label: Estimate} of the documents' plans under this set."""
-        return {label: self.estimate(plan) for label, plan in self.documents.items()}
-
-
-def requirement_sets(names=None) -> dict[str, RequirementSet]:
-    """The sets of :data:`DOCUMENT_SETS` (all, or the named ones), built from the audit ledgers."""
-    from .audit import load_ledger  # the ledgers are the audit's data; loaded only when asked for
-
-    out = {}
-    for name in names or DOCUMENT_SETS:
-        check_choice("requirement set", name, tuple(DOCUMENT_SETS))
-        title, (doc, scen), docs = DOCUMENT_SETS[name]
-        plans = {label: load_ledger(d)["scenarios"][s].plan for label, (d, s) in docs.items()}
-        out[name] = RequirementSet(name, title, load_ledger(doc)["scenarios"][scen], plans)
-    return out
-
-
-def requirement_table(sets: dict) -> pd.DataFrame:
-    """One row per requirement set: model and size, workload, requirements, documents placed."""
-    rows = []
-    for rs in sets.values():
-        sc, kw = rs.scenario, rs.search_kwargs()
-        wl = sc.workload
-        rows.append({"set": rs.name, "model": sc.model.id, "params (B)": sc.model.params_total / 1e9,
-                     "B": wl.batch, "S_in": wl.input_len, "S_out": wl.output_len,
-                     "dtypes (w/kv)": f"{wl.weight_dtype}/{wl.kv_dtype}",
-                     "TTFT limit (s)": kw["ttft_max_s"],
-                     "throughput floor (tok/s/GPU)": kw["min_tokens_per_s_per_gpu"],
-                     "reading": kw["throughput_metric"].split("_")[0],
-                     "MFU / HBM": f"{sc.efficiency.mfu:.0%} / {sc.efficiency.bw_util:.0%}",
-                     "documents": ", ".join(f"{k} ({p.label()})" for k, p in rs.documents.items())})
-    return pd.DataFrame(rows)
-
-
 def search_summary(results: dict) -> pd.DataFrame:
     """Per set: plans evaluated, valid and feasible, and the corrected plan (see
     :meth:`SearchResult.corrected`) with the requirements it had to drop."""
@@ -673,33 +582,8 @@ def search_summary(results: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
-    """Each document's plan beside the corrected plan of the set, and why each change helps.
-
-    Rows: ``document`` (the plan as the document gives it, under the set's workload) then
-    ``corrected``; column ``why`` holds, on the corrected row, one sentence per move of
-    :func:`change_path` from the document's plan (newline-separated; see :func:`why_markdown`).
-    """
-    best, dropped = result.corrected()
-    rows = []
-    if best is None:
-        return pd.DataFrame(rows)
-    best_plan, sc = plan_of(best), rs.scenario
-    for label, plan in rs.documents.items():
-        rows.append(summary_row(rs.estimate(plan), result.requirements, document=label, role="document")
-                    | {"why": ""})
-        path = change_path(sc.model, sc.hardware, sc.workload, plan, best_plan, sc.efficiency, overlap=sc.overlap,
-                           metric=result.requirements["throughput_metric"])
-        why = list(path["why"].iloc[1:]) or ["The document's plan is already the best one."]
-        if dropped:
-            why.append(f"No plan meets {', '.join(dropped)}: this is the best plan without it.")
-        rows.append(summary_row(rs.estimate(best_plan), result.requirements, document=label, role="corrected")
-                    | {"why": "\n".join(why)})
-    return pd.DataFrame(rows)
-
-
 def why_markdown(table: pd.DataFrame) -> str:
-    """The ``why`` sentences of :func:`comparison` as a Markdown list, one block per document."""
+    """The ``why`` sentences of :func:`costmodel.audit.requirements.comparison` as a Markdown list, one block per document."""
     lines = []
     for doc, rows in table.groupby("document", sort=False):
         old = rows.loc[rows["role"] == "document", "plan"].iloc[0]
@@ -731,16 +615,3 @@ def frontier_gap(result: SearchResult, estimates: dict) -> pd.DataFrame:
                     "gain": best[metric] / t}
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def frontier_gaps(sets: dict, results: dict) -> pd.DataFrame:
-    """:func:`frontier_gap` of every set's documents, against the plans the set's chart shows
-    (those meeting every requirement, or the rest when none does: see :meth:`SearchResult.corrected`)."""
-    frames = []
-    for name, rs in sets.items():
-        r = results[name]
-        dropped = r.corrected()[1]
-        shown = r.relaxed(*dropped) if dropped else r
-        frames.append(frontier_gap(shown, rs.document_estimates()).assign(set=name))
-    out = pd.concat(frames, ignore_index=True)
-    return out[["set", *out.columns[:-1]]]

@@ -1,6 +1,7 @@
 """Strategy search: agreement with estimate, rule flags, Pareto frontiers, requirement filters, CLI."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -317,23 +318,37 @@ def test_unmet_requirements_and_summary_row():
 
 
 def test_requirement_sets_come_from_the_ledgers():
-    from costmodel.audit import load_ledger
+    # the sets are data (costmodel/data/audits/requirement_sets.yaml): each names a ledger scenario for the
+    # requirements and the ledger scenarios whose plans it compares
+    import yaml
 
-    sets = S.requirement_sets()
-    assert set(sets) == set(S.DOCUMENT_SETS)
+    from costmodel.audit import load_ledger, requirements
+
+    raw = yaml.safe_load((Path(cm.__file__).parent / "data" / "audits" / "requirement_sets.yaml").read_text())
+    sets = requirements.requirement_sets()
+    assert set(sets) == set(raw)
     for name, rs in sets.items():
-        _, (doc, scen), docs = S.DOCUMENT_SETS[name]
+        doc, scen = raw[name]["from"].split("/")
         sc = load_ledger(doc)["scenarios"][scen]
         assert rs.scenario.workload == sc.workload and rs.scenario.model == sc.model
         kw = rs.search_kwargs()
         assert kw["ttft_max_s"] == sc.requirements.get("ttft_s")
         assert kw["throughput_metric"].startswith(sc.throughput_reading)
-        for label, (d, s) in docs.items():
+        for label, ref in raw[name]["documents"].items():
+            d, s = ref.split("/")
             assert rs.documents[label] == load_ledger(d)["scenarios"][s].plan
     rs = sets["qwen-b128"]
-    table = S.comparison(rs, rs.search(64))
+    table = requirements.comparison(rs, rs.search(64))
     assert table["role"].tolist() == ["document", "corrected"] * len(rs.documents)
     assert S.why_markdown(table).count("- **") == len(rs.documents)
+    with pytest.raises(cm.CostModelError, match="^requirement set: 'nope'"):
+        requirements.requirement_sets(["nope"])
+
+
+def test_search_does_not_import_the_audit():
+    # one-way imports: search comes before audit
+    source = (Path(cm.__file__).parent / "search.py").read_text()
+    assert "audit" not in "".join(line for line in source.splitlines() if "import" in line)
 
 
 def test_frontier_gap(qwen):

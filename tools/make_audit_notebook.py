@@ -52,13 +52,13 @@ def build(doc: str) -> Path:
     notes = story.get("claim_notes") or {}
     cells = [
         md(f"# Document {doc}: {ledger['title']}\n\n{story['intro']}\n\n"
-           f"Source: `{ledger['file']}` (a verbatim copy ships in `costmodel/data/audits/documents/`); "
+           f"Source: `{ledger['document_path'].name}` (a verbatim copy ships in `costmodel/data/audits/documents/`); "
            f"ledger: `costmodel/data/audits/{doc}.yaml`."),
         code(f'import costmodel as cm\nfrom costmodel.charts import audit as charts\n\ncm.enable_charts()\nDOC = "{doc}"'),
         md("## Verdicts up front\n\nEach claim gets one verdict from the house vocabulary: *correct*, *wrong* "
            "(with the factor it is off by), *inconsistent* (contradicts the document's own numbers or inputs), "
            "*unsupported* (no derivation, nothing determines it) or *invalid* (a conceptual error). The rules are "
-           "mechanical (see `costmodel/audit.py`); the ledger pins each verdict and the tests fail if one flips."),
+           "mechanical (see `costmodel/audit/verdicts.py`); the ledger pins each verdict and the tests fail if one flips."),
         code("cm.verdict_counts(cm.audit_table(DOC))"),
         code("charts.verdict_chart(cm.audit_table(DOC))"),
         md(f"## The plan as written\n\n{story['plan_table']}\n\n{story['mapping']}"),

@@ -12,6 +12,7 @@ import altair as alt
 import pandas as pd
 
 from .. import audit
+from ..units import CostModelError
 
 VERDICT_COLORS = {"correct": "#4c9a2a", "wrong": "#c0392b", "inconsistent": "#e67e22", "unsupported": "#8e8e8e",
                   "invalid": "#7d3c98"}
@@ -103,7 +104,7 @@ def scaling_chart(doc: str, metric: str = "ttft", scenarios=None) -> alt.Chart:
     metric: ``ttft``, ``output`` (decode output tokens/s/GPU) or ``input`` (prefill input tokens/s/GPU).
     """
     if metric not in METRICS:
-        raise audit.CostModelError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
+        raise CostModelError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
     column, title, claim_key, req_key = METRICS[metric]
     ledger = audit.load_ledger(doc)
     spec = ledger.get("charts") or {}

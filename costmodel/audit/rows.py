@@ -1,0 +1,158 @@
+"""Audit a ledger claim by claim: recompute, judge, and collect one row per claim.
+
+A row (:func:`audit_claim`) holds the quote, the claimed value, the document's own arithmetic, the
+recomputed value (in the claim's unit), the worked line, the verdict with its factor and reason, and the
+verdicts under the claim's other readings. :func:`audit_table` gathers rows as a DataFrame; full precision
+stays here and in ``costmodel audit --json``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from ..units import CostModelError
+from .concepts import run_check
+from .dimensions import to_unit
+from .ledger import ledger_ids, load_ledger
+from .quantities import Resolver
+from .scenario import Scenario
+from .verdicts import STATEMENT_BASES, VERDICTS, Verdict, verdict
+
+JSON_KEYS = ("doc", "claim_id", "section", "line", "quote", "scenario", "plan", "quantity", "basis", "claimed", "unit",
+             "tolerance", "own_arithmetic", "own_value", "recomputed", "worked", "factor", "verdict", "expected",
+             "reason", "readings", "same_under_all_readings")
+"""Keys of a row, in order (``costmodel audit --json`` prints these)."""
+
+
+def recompute(claim: dict, sc: Scenario, scenarios: dict, local: dict | None = None) -> tuple:
+    """(recomputed SI value, or None, or whether a statement holds; worked line or evidence) of a claim."""
+    if claim["basis"] in STATEMENT_BASES:
+        return run_check(claim["check"], sc, local)
+    q = claim["quantity"]
+    r = Resolver(sc, local)
+    value, worked = r.value(q), r.worked(q)
+    if claim.get("transform") and value is not None:
+        base = claim["baseline"]
+        base = scenarios[base[sc.name] if isinstance(base, dict) else base]
+        b = Resolver(base, local)
+        t = claim["transform"]
+        value = {"reduction": 1 - value / b.value(q), "ratio": value / b.value(q), "increase": value / b.value(q) - 1}[t]
+        worked = f"{t} vs {base.name}: [{worked}] vs [{b.worked(q)}] -> {value:.1%}"
+    if isinstance(value, (np.floating, np.integer)):
+        value = float(value)
+    return value, worked
+
+
+def judge(claim: dict, sc: Scenario, scenarios: dict, local: dict | None = None) -> tuple:
+    """(recomputed, worked, :class:`Verdict`) of a claim under one scenario."""
+    value, worked = recompute(claim, sc, scenarios, local)
+    v = verdict(basis=claim["basis"], claimed=claim["claimed"], lo=claim["lo"], hi=claim["hi"],
+                tolerance=claim["tolerance"], recomputed=value, own=claim["own"], unit=claim["unit"])
+    if claim["basis"] in STATEMENT_BASES:
+        v = Verdict(v.verdict, None, f"{'the statement holds' if value else 'the statement is false'}: {worked}")
+    return value, worked, v
+
+
+def claim_row(ledger: dict, c: dict) -> dict:
+    """One audited claim as a row dict (keys :data:`JSON_KEYS`)."""
+    scenarios, local = ledger["scenarios"], ledger["quantities"]
+    sc = scenarios[c["scenario"]]
+    try:
+        value, worked, v = judge(c, sc, scenarios, local)
+        readings = {}
+        for name in c["readings"]:
+            rv, _, rverdict = judge(c, scenarios[name], scenarios, local)
+            readings[name] = {"recomputed": to_unit(rv, c["unit"]), "verdict": rverdict.verdict,
+                              "factor": rverdict.factor}
+    except CostModelError as exc:
+        raise CostModelError(f"ledger {ledger['path'].name} claim {c['id']}: {exc}") from None
+    reason = v.reason + (f"; {c['why']}" if c["why"] else "")
+    all_verdicts = {v.verdict} | {r["verdict"] for r in readings.values()}
+    quantity = c["quantity"] if c["quantity"] is not None else _check_label(c["check"])
+    return {
+        "doc": ledger["doc"], "claim_id": c["id"], "section": c["section"], "line": c["line"], "quote": c["quote"],
+        "scenario": c["scenario"], "plan": sc.plan.label(), "quantity": quantity, "basis": c["basis"],
+        "claimed": c["claimed"], "unit": c["unit"], "tolerance": c["tolerance"],
+        "own_arithmetic": c.get("own_arithmetic"), "own_value": to_unit(c["own"], c["unit"]),
+        "recomputed": to_unit(value, c["unit"]), "worked": worked, "factor": v.factor,
+        "verdict": v.verdict, "expected": c["expected"], "reason": reason,
+        "readings": readings, "same_under_all_readings": len(all_verdicts) == 1,
+    }
+
+
+def _check_label(check: dict) -> str:
+    """A short name of a check for tables: ``check:effect prefill_ep_comm_s``, ``check:rule NAME``."""
+    kind = next(k for k in check if k not in ("holds", "evidence"))
+    spec = check[kind]
+    detail = spec.get("metric", "") if isinstance(spec, dict) else "" if kind == "reference" else str(spec)
+    return f"check:{kind}" + (f" {detail}" if detail and kind != "feasible" else "")
+
+
+def audit_claim(ref, claim_id: str) -> dict:
+    """One audited claim of ledger ``ref`` (a bundled id or a path) as a row dict."""
+    ledger = load_ledger(ref)
+    for c in ledger["claims"]:
+        if c["id"] == claim_id:
+            return claim_row(ledger, c)
+    raise CostModelError(f"ledger {ledger['path'].name}: claim {claim_id!r} is not one of "
+                         f"{', '.join(c['id'] for c in ledger['claims'])}")
+
+
+def audit_rows(ref) -> list[dict]:
+    """Every claim of one ledger, audited (see :func:`audit_claim`)."""
+    ledger = load_ledger(ref)
+    return [claim_row(ledger, c) for c in ledger["claims"]]
+
+
+def audit_table(refs=None) -> pd.DataFrame:
+    """The ledgers with verdicts as one DataFrame (all bundled ledgers when ``refs`` is None)."""
+    refs = ledger_ids() if refs is None else [str(d) for d in ([refs] if isinstance(refs, (str, int)) else refs)]
+    return pd.DataFrame([row for ref in refs for row in audit_rows(ref)], columns=list(JSON_KEYS))
+
+
+def verdict_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """Claims per verdict (columns in :data:`VERDICTS` order) for each document."""
+    table = pd.crosstab(df["doc"], df["verdict"]).reindex(columns=list(VERDICTS), fill_value=0)
+    table["total"] = table.sum(axis=1)
+    table.columns.name = None
+    return table
+
+
+def readings_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Claims checked under other readings: the verdict in each reading and whether it is the same in all."""
+    rows = []
+    for r in df.itertuples():
+        if not r.readings:
+            continue
+        row = {"claim": r.claim_id, "quantity": r.quantity, r.scenario: r.verdict}
+        for name, v in r.readings.items():
+            row[name] = v["verdict"]
+        row["same in every reading"] = r.same_under_all_readings
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    last = out.pop("same in every reading")
+    return out.fillna("").assign(**{"same in every reading": last})
+
+
+def to_json_rows(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows (NaN and inf become None)."""
+    def clean(v):
+        if isinstance(v, (np.floating,)):
+            v = float(v)
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            return None
+        if isinstance(v, (np.bool_,)):
+            return bool(v)
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+    return [{k: clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
