@@ -36,7 +36,7 @@ from .scenario import build_scenario
 from .verdicts import BASES, DEFAULT_TOLERANCE, STATEMENT_BASES, VERDICTS, claimed_bounds
 
 LEDGER_KEYS = ("doc", "document", "title", "slug", "summary", "default_tolerance", "quantities", "scenarios",
-               "claims", "charts", "corrected")
+               "claims", "charts", "corrected", "unmapped")
 CLAIM_KEYS = ("id", "quote", "scenario", "quantity", "check", "claimed", "unit", "basis", "tolerance",
               "own_arithmetic", "baseline", "transform", "readings", "recomputed", "expected", "why", "section")
 TRANSFORMS = ("reduction", "ratio", "increase")
@@ -129,6 +129,7 @@ def _load(path_text: str) -> dict:
     for i, c in enumerate(raw["claims"]):
         claims.append(check_claim(c, i, where, text, scenarios, tol, seen, local))
     _check_extras(raw, where, scenarios, seen)
+    _check_unmapped(raw.get("unmapped"), where, text, seen)
     return {**raw, "doc": str(raw.get("doc", path.stem)), "slug": str(raw.get("slug", path.stem)), "path": path,
             "document_path": document, "text": text, "quantities": local, "scenarios": scenarios, "claims": claims,
             "default_tolerance": tol}
@@ -246,6 +247,21 @@ def _check_extras(raw: dict, where: str, scenarios: dict, claim_ids: set) -> Non
     for name in names:
         if name not in scenarios:
             raise CostModelError(f"{where}: scenario {name!r} (charts/corrected) is not one of {', '.join(scenarios)}")
+
+
+def _check_unmapped(entries, where: str, text: str, claim_ids: set) -> None:
+    """A drafted ledger's ``unmapped`` list: numbers no rule mapped, each with an id and a verbatim quote."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise CostModelError(f"{where}: unmapped must be a list of {{id, quote, line, claimed, unit, note}}")
+    for i, u in enumerate(entries):
+        if not isinstance(u, dict) or "id" not in u or "quote" not in u:
+            raise CostModelError(f"{where}: unmapped #{i + 1} needs an 'id' and a 'quote'")
+        if u["id"] in claim_ids:
+            raise CostModelError(f"{where}: unmapped {u['id']}: the id is also a claim (move it, do not copy it)")
+        if str(u["quote"]) not in text:
+            raise CostModelError(f"{where}: unmapped {u['id']}: quote {str(u['quote'])[:60]!r} is not in the document")
 
 
 def _section_at(text: str, pos: int) -> str:

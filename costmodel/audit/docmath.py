@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 
-from .audit_extract import UNIT_SCALE, Claim, Line, Number, line_numbers, plain
+from .extract import UNIT_SCALE, Claim, Line, Number, line_numbers, plain
 
 OPERATORS = {"×": "*", "x": "*", "X": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
 _OP = r"[×xX*÷/+\-−–]"
@@ -48,7 +48,7 @@ def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool, bool] | 
     si, shown, units, ops = [], [], False, 0
     for i, n in enumerate(numbers):
         v = n.lo
-        si.append(f"{v * _scale(n.unit)!r}" if n.unit else f"{v!r}")
+        si.append(_literal(v * _scale(n.unit)) if n.unit else _literal(v))
         shown.append(s[n.start:n.end].strip())
         units = units or bool(n.unit)
         if i + 1 == len(numbers):
@@ -83,8 +83,8 @@ def _evaluate(expr: str) -> float | None:
         return None
 
 
-def _compare(value_si: float, written: Number, text: str, units: bool, prefixed: bool = False) -> tuple[bool, float, str]:
-    """(holds, value in the written unit, note) for an expression value against a written result.
+def _compare(value_si: float, written: Number, text: str, units: bool, prefixed: bool = False) -> tuple:
+    """(holds, value in the written unit, note, SI divisor) for an expression value against a written result.
 
     ``prefixed``: an operand is written in KB / MB / GB / TB, so the result may not switch to a binary
     reading of its unit (it may when the operands are plain bytes: ``335,544,320 bytes = 320MB``)."""
@@ -95,10 +95,10 @@ def _compare(value_si: float, written: Number, text: str, units: bool, prefixed:
         else None
     if binary and math.isclose(value_si / binary, written.lo, rel_tol=tol) and \
             abs(value_si / binary - written.lo) < abs(mine - written.lo):
-        return True, mine, f"{written.unit} read as binary ({written.unit[0]}iB): {value_si / binary:.4g}"
+        return True, value_si / binary, f"{written.unit} read as binary ({written.unit[0]}iB)", binary
     if math.isclose(mine, written.lo, rel_tol=tol) or (written.lo <= mine <= written.hi):
-        return True, mine, ""
-    return False, mine, ""
+        return True, mine, "", scale
+    return False, mine, "", scale
 
 
 def check_arithmetic(lines: list[Line], claims: list[Claim]) -> list[dict]:
@@ -125,20 +125,24 @@ def check_arithmetic(lines: list[Line], claims: list[Claim]) -> list[dict]:
             run = next((nums[k:] for k in range(len(nums) - 1) if _expression(s, nums[k:])), [])
             e = _expression(s, run) if run else None
             if e is not None:
-                for n in run:
+                for i, n in enumerate(run):
                     c = by_pos.get(ln.start + n.start)
                     if c is not None:
                         c.operand = True
+                        c.first_operand = i == 0 and bool(re.match(r"\s*[A-Za-z]", s[n.end:]))
                 last = e
                 continue
-            n = nums[-1]
-            if len(nums) == 1 and last is not None:
+            n = nums[0]
+            if not all(re.search(r"\(", s[n.end:x.start]) for x in nums[1:]):
+                last = None  # several numbers and no arithmetic between them: no value to carry
+                continue
+            if last is not None:
                 value = _evaluate(last[0])
                 if value is not None:
-                    holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), last[2], last[3])
-                    checks.append(_record(ln, by_pos, n, last[1], mine, holds, note, head))
-            last = (repr(n.lo * _scale(n.unit)), s[n.start:n.end].strip(), bool(n.unit),
-                    n.unit in ("KB", "MB", "GB", "TB", "MiB", "GiB")) if len(nums) == 1 else None
+                    checks.append(_record(ln, by_pos, n, last, _compare(value, n, s[n.start:n.end].strip(), last[2],
+                                                                         last[3]), head))
+            last = (_literal(n.lo * _scale(n.unit)), s[n.start:n.end].strip(), bool(n.unit),
+                    n.unit in ("KB", "MB", "GB", "TB", "MiB", "GiB"))
         carried, carried_head = (last, head) if ln.code else (None, "")
         checks += _parenthetical(ln, s, numbers, by_pos)
         checks += _share_and_change(ln, s, numbers, by_pos)
@@ -152,15 +156,23 @@ def _parts(s: str, numbers: list[Number]) -> list[tuple[str, list[Number]]]:
     return [(s[a:b], [n for n in numbers if a <= n.start < b]) for a, b in zip(bounds, bounds[1:])]
 
 
-def _record(ln: Line, by_pos: dict, n: Number, shown: str, mine: float, holds: bool, note: str, head: str = "") -> dict:
+def _record(ln: Line, by_pos: dict, n: Number, expr: tuple, outcome: tuple, head: str = "") -> dict:
+    """Note a check on the claim it ends: ``expr`` = (SI expression, written, ...), ``outcome`` from _compare."""
+    holds, mine, note, divisor = outcome
     c = by_pos.get(ln.start + n.start)
     if c is not None and c.arithmetic is None:
-        c.arithmetic, c.arithmetic_value, c.arithmetic_holds = shown, mine, holds
+        c.arithmetic, c.arithmetic_value, c.arithmetic_holds = expr[1], mine, holds
+        c.arithmetic_expr = expr[0] if divisor == 1 else f"({expr[0]}) / {_literal(divisor)}"
         c.chain_head = " ".join(head.split())
         if note:
             c.notes.append(note)
-    return {"line": ln.number, "expression": shown, "written": ln.text[n.start:n.end].strip(), "value": mine,
+    return {"line": ln.number, "expression": expr[1], "written": ln.text[n.start:n.end].strip(), "value": mine,
             "unit": n.unit, "holds": holds, "note": note, "claim": c.id if c is not None else None}
+
+
+def _literal(x: float) -> str:
+    """A number for an expression: whole numbers without '.0', others exactly (repr)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e18 else repr(float(x))
 
 
 def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> list[dict]:
@@ -172,6 +184,17 @@ def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> lis
             continue
         a, b = n.end + m.start(1), n.end + m.end(1)
         inner = [x for x in numbers if a <= x.start < b]
+        if len(inner) == 1 and inner[0].unit and n.unit and inner[0].unit != n.unit and \
+                UNIT_SCALE[inner[0].unit][0] == UNIT_SCALE[n.unit][0] and not s[n.end:inner[0].start].strip(" ("):
+            x = inner[0]
+            value_si = n.lo * _scale(n.unit)
+            owner = by_pos.get(ln.start + n.start)
+            out.append(_record(ln, by_pos, x, (_literal(value_si), s[n.start:n.end].strip(), True,
+                                               n.unit in ("KB", "MB", "GB", "TB")),
+                               _compare(value_si, x, s[x.start:x.end].strip(), True,
+                                        n.unit in ("KB", "MB", "GB", "TB")),
+                               owner.chain_head if owner is not None else ""))
+            continue
         e = _expression(s, inner)
         if not e:
             continue
@@ -182,8 +205,8 @@ def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> lis
             c = by_pos.get(ln.start + x.start)
             if c is not None:
                 c.operand = True
-        holds, mine, note = _compare(value, n, s[n.start:n.end].split()[0], e[2] and bool(n.unit), e[3])
-        out.append(_record(ln, by_pos, n, e[1], mine, holds, note))
+        out.append(_record(ln, by_pos, n, e, _compare(value, n, s[n.start:n.end].split()[0], e[2] and bool(n.unit),
+                                                      e[3])))
     return out
 
 
@@ -201,8 +224,8 @@ def _share_and_change(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> 
             if prev is not None:
                 value = prev.lo * _scale(prev.unit) / (nxt.lo * _scale(nxt.unit)) * 100
                 shown = f"{s[prev.start:prev.end].strip()} / {s[nxt.start:nxt.end].strip()} × 100"
-                holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), False)
-                out.append(_record(ln, by_pos, n, shown, mine, holds, note))
+                expr = f"{_literal(prev.lo * _scale(prev.unit))} / {_literal(nxt.lo * _scale(nxt.unit))} * 100"
+                out.append(_record(ln, by_pos, n, (expr, shown), _compare(value, n, s[n.start:n.end].strip(), False)))
             continue
         if i + 2 < len(numbers) and _CHANGE_WORDS.search(s[n.end:nxt.start] + " ") or (
                 i + 2 < len(numbers) and _INCREASE_WORDS.search(s[n.end:nxt.start])):
@@ -220,8 +243,9 @@ def _share_and_change(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> 
                         c = by_pos.get(ln.start + x.start)
                         if c is not None:
                             c.operand = True
-                    holds, mine, note = _compare(value, n, s[n.start:n.end].strip(), False)
-                    out.append(_record(ln, by_pos, n, shown, mine, holds, note))
+                    a, b = _literal(new), _literal(old)
+                    expr = f"({b} - {a}) / {b} * 100" if down else f"({a} - {b}) / {b} * 100"
+                    out.append(_record(ln, by_pos, n, (expr, shown), _compare(value, n, s[n.start:n.end].strip(), False)))
     return out
 
 

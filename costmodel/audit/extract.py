@@ -19,25 +19,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-UNIT_SCALE = {
-    "params": ("params", 1.0), "M params": ("params", 1e6), "B params": ("params", 1e9),
-    "T params": ("params", 1e12),
-    "bytes": ("bytes", 1.0), "KB": ("bytes", 1e3), "MB": ("bytes", 1e6), "MiB": ("bytes", 2.0**20),
-    "GB": ("bytes", 1e9), "GiB": ("bytes", 2.0**30), "TB": ("bytes", 1e12),
-    "s": ("seconds", 1.0), "ms": ("seconds", 1e-3), "us": ("seconds", 1e-6),
-    "tokens/s": ("tokens/s", 1.0), "tokens/ms": ("tokens/s", 1e3),
-    "GPUs": ("gpus", 1.0), "count": ("count", 1.0),
-    "%": ("ratio", 0.01), "x": ("ratio", 1.0),
-    "TFLOPS": ("flops/s", 1e12), "PFLOPS": ("flops/s", 1e15),
-    "GFLOP": ("flop", 1e9), "TFLOP": ("flop", 1e12), "PFLOP": ("flop", 1e15),
-    "TB/s": ("bytes/s", 1e12), "GB/s": ("bytes/s", 1e9),
-    "bytes/param": ("bytes/param", 1.0),
-}
-"""Unit -> (dimension, SI factor)."""
+from .dimensions import UNITS
+
+UNIT_SCALE = UNITS
+"""Unit -> (dimension, SI factor): the audit's claim units."""
 
 _UNIT_WORDS = (
-    (r"tokens?\s*/\s*ms|tok\s*/\s*ms|tokens per milli ?second", "tokens/ms"),
-    (r"tokens?\s*/\s*s(?:ec(?:ond)?)?|tok\s*/\s*s|tokens per second", "tokens/s"),
+    (r"(?:(?:output|input|generated|prefill|decode) )?(?:tokens?\s*/\s*ms|tok\s*/\s*ms|tokens per milli ?second)",
+     "tokens/ms"),
+    (r"(?:(?:output|input|generated|prefill|decode) )?(?:tokens?\s*/\s*s(?:ec(?:ond)?)?|tok\s*/\s*s|tokens per second)",
+     "tokens/s"),
     (r"tflop/s|tflops", "TFLOPS"), (r"pflop/s|pflops", "PFLOPS"),
     (r"gflop", "GFLOP"), (r"tflop", "TFLOP"), (r"pflop", "PFLOP"),
     (r"tb\s*/\s*s|tbps|tb/sec", "TB/s"), (r"gb\s*/\s*s|gbps|gb/sec", "GB/s"),
@@ -144,6 +135,8 @@ class Claim:
     arithmetic: str | None = None  # the document's own expression for this value (numbers in place)
     arithmetic_value: float | None = None  # its value, in ``unit``
     arithmetic_holds: bool | None = None
+    arithmetic_expr: str | None = None
+    first_operand: bool = False  # the first number of an expression, followed by its own words ("0.5GB per expert ×")  # the same in numbers only, evaluating to the value in ``unit``
     chain_head: str = ""  # the words before the first '=' of the chain this number ends (``KV_cache_size =``)
     notes: list = field(default_factory=list)
 
@@ -169,7 +162,7 @@ def tidy(x: float):
 
 def read_document(text: str) -> list[Line]:
     """The document's lines with headings, list intros, code blocks and table headers resolved."""
-    lines, offset, heads, in_code, intro, header = [], 0, [], False, "", ()
+    lines, offset, heads, in_code, intro, header, nested = [], 0, [], False, "", (), []
     for i, raw in enumerate(text.split("\n"), start=1):
         line = Line(i, offset, raw)
         offset += len(raw) + 1
@@ -183,7 +176,7 @@ def read_document(text: str) -> list[Line]:
             if m:
                 level = len(m.group(1))
                 heads = [h for h in heads if h[0] < level] + [(level, m.group(2).strip())]
-                line.heading, intro = True, ""
+                line.heading, intro, nested = True, "", []
             if stripped.startswith("|"):
                 cells = split_cells(stripped)
                 if not header:
@@ -193,9 +186,14 @@ def read_document(text: str) -> list[Line]:
             else:
                 header = ()
             if _LIST.match(raw):
-                line.intro = intro
+                indent = len(raw) - len(raw.lstrip())
+                while nested and nested[-1][0] >= indent:
+                    nested.pop()
+                line.intro = nested[-1][1] if nested else intro
+                if stripped.rstrip("*").rstrip().endswith(":"):
+                    nested.append((indent, stripped))
             elif stripped and not line.heading:
-                intro = stripped if stripped.rstrip("*").rstrip().endswith(":") else ""
+                intro, nested = (stripped if stripped.rstrip("*").rstrip().endswith(":") else ""), []
         line.sections = tuple(h for _, h in heads)
         line.section = heads[-1][1] if heads else ""
         lines.append(line)
@@ -222,8 +220,6 @@ def _unit_at(s: str, pos: int) -> tuple[str, int, str]:
             rest = s[m.end():]
             if unit == "x" and re.match(r"\s*[\d(]", rest):
                 break  # "16 x 2", "2 × (K+V)": an operator
-            if m.group("sp") and len(word) == 1 and word.lower() in "sbx":
-                break  # "16 s..." / "16 B" with a space: too ambiguous, only "16s" / "16B" count
             if unit == "B params" and re.match(r"\s*(?:bytes?|B\b)", rest):
                 break
             return unit, m.end(), ""
@@ -315,6 +311,17 @@ def _is_degree(s: str, a: int, b: int) -> bool:
     return any(m.start("val") == a and m.end("val") == b for p in _DEGREE_RE for m in p.finditer(s))
 
 
+def _inherit_units(s: str, numbers: list[Number]) -> None:
+    """A bare number compared with a number that has a unit takes its unit: ``4000+ >> 100 tokens/ms``,
+    ``533 tokens/s > 500 target``."""
+    for a, b in zip(numbers, numbers[1:]):
+        if re.fullmatch(r"[A-Za-z /]{0,20}?\s*(?:<<|>>|<=|>=|[<>≤≥]|vs\.?)\s*", s[a.end:b.start]):
+            if a.unit and not b.unit:
+                b.unit, b.noun = a.unit, ""
+            elif b.unit and not a.unit:
+                a.unit, a.noun = b.unit, ""
+
+
 def line_numbers(ln: Line) -> list[Number]:
     """The claim-bearing numbers of a line: no enumerators, ordinals, degree settings or code settings."""
     if _FENCE.match(ln.text):
@@ -324,7 +331,12 @@ def line_numbers(ln: Line) -> list[Number]:
         return []  # code: only written arithmetic carries claims
     enum = _LIST.match(s)
     out = []
-    for n in scan_numbers(s):
+    numbers = scan_numbers(s)
+    _inherit_units(s, numbers)
+    symbolic = [m.span() for m in re.finditer(r"[^=]+", s) if ln.code and re.search(r"[A-Za-z_]\w*\s*[×*/÷+]|[×*/÷+]\s*[A-Za-z_]", m.group())]
+    for n in numbers:
+        if any(a <= n.start < b for a, b in symbolic):
+            continue
         if enum and n.start < enum.end() and re.match(r"\d+[.)]", s[n.start:enum.end()].strip()):
             continue
         if ln.heading and _ORDINAL.search(s[:n.start]):

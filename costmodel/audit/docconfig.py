@@ -32,18 +32,19 @@ from importlib import resources
 
 import yaml
 
-from .architecture import load_model, model_ids
-from .audit_extract import UNIT_SCALE, Claim
-from .hardware import hardware_ids, load_hardware
-from .units import DTYPE_BYTES, KV_DTYPES, WEIGHT_DTYPES
+from ..architecture import load_model, model_ids
+from ..hardware import hardware_ids, load_hardware
+from ..units import DTYPE_BYTES, KV_DTYPES, WEIGHT_DTYPES
+from .extract import UNIT_SCALE, Claim
 
 MODEL_FIELDS = {  # quantity -> Hugging Face config key
-    "num_layers": "num_hidden_layers", "d_model": "hidden_size", "num_heads": "num_attention_heads",
-    "num_kv_heads": "num_key_value_heads", "head_dim": "head_dim", "num_experts": "num_experts",
-    "experts_per_token": "num_experts_per_tok", "moe_intermediate": "moe_intermediate_size", "vocab_size": "vocab_size",
+    "model.num_layers": "num_hidden_layers", "model.d_model": "hidden_size", "model.num_heads": "num_attention_heads",
+    "model.num_kv_heads": "num_key_value_heads", "model.head_dim": "head_dim", "model.num_experts": "num_experts",
+    "model.experts_per_token": "num_experts_per_tok", "model.moe_intermediate": "moe_intermediate_size",
+    "model.vocab_size": "vocab_size",
 }
-REQUIRED_MODEL = ("num_layers", "d_model", "num_heads")
-HARDWARE_FIELDS = ("peak_flops_per_s", "memory_capacity_bytes_per_gpu", "hbm_bandwidth_bytes_per_s")
+REQUIRED_MODEL = ("model.num_layers", "model.d_model", "model.num_heads")
+HARDWARE_FIELDS = ("hardware.peak_flops_per_s", "hardware.memory_bytes", "hardware.hbm_bandwidth_bytes_per_s")
 DEFAULT_LINKS_FROM = "h100-sxm"
 """Links of a GPU built from stated figures: the project's stated default, an HGX H100-class node."""
 DEGREE_KEYS = {
@@ -137,18 +138,18 @@ def read_config(text: str, claims: list[Claim], maps: dict, settings: list[dict]
     model = _read_model(text, claims, maps, settings, cfg)
     hardware = _read_hardware(text, claims, maps, cfg)
     efficiency = {}
-    for q in ("mfu", "bw_util"):
+    for q in ("efficiency.mfu", "efficiency.bw_util"):
         c = _first(claims, maps, q)
         if c is not None:
-            efficiency[q] = round(c.lo * UNIT_SCALE[c.unit][1], 6)
+            efficiency[q.split(".")[1]] = round(c.lo * UNIT_SCALE[c.unit][1], 6)
             cfg.found[q] = f"{c.raw} (line {c.line})"
     workload = _read_workload(text, claims, maps, settings, cfg)
     requirements = {}
-    c = _first(claims, maps, "requirement_ttft_s")
+    c = _first(claims, maps, "requirements.ttft_s")
     if c is not None:
         requirements["ttft_s"] = _si(c)
         cfg.found["requirement TTFT"] = f"{c.raw} (line {c.line})"
-    c = _first(claims, maps, "requirement_throughput_per_gpu")
+    c = _first(claims, maps, "requirements.throughput_tokens_per_s_per_gpu")
     if c is not None:
         requirements["throughput_tokens_per_s_per_gpu"] = _si(c, "lo")
         cfg.found["requirement throughput per GPU"] = f"{c.raw} (line {c.line})"
@@ -173,9 +174,9 @@ def _read_model(text, claims, maps, settings, cfg):
             stated[q] = int(c.lo)
             cfg.found[q] = f"{c.raw} (line {c.line})"
     topk = [s for s in settings if s["key"] in TOPK_KEYS and s["code"] and s["value"] > 0]
-    if "experts_per_token" not in stated and topk:
-        stated["experts_per_token"] = topk[0]["value"]
-        cfg.found["experts_per_token"] = f"{topk[0]['key']}={topk[0]['value']} (line {topk[0]['line']})"
+    if "model.experts_per_token" not in stated and topk:
+        stated["model.experts_per_token"] = topk[0]["value"]
+        cfg.found["model.experts_per_token"] = f"{topk[0]['key']}={topk[0]['value']} (line {topk[0]['line']})"
     named, counts = _named(text, _model_aliases())
     if named:
         cfg.found["model"] = f"{named} (named in the document)"
@@ -185,12 +186,12 @@ def _read_model(text, claims, maps, settings, cfg):
     if len(stated) >= 4:
         for mid in model_ids():
             m = load_model(mid)
-            if all(getattr(m, q) == v for q, v in stated.items()):
+            if all(getattr(m, q.split(".")[1]) == v for q, v in stated.items()):
                 cfg.found["model"] = f"{mid} (the bundled model with every stated dimension)"
                 return mid
     lacking = [q for q in REQUIRED_MODEL if q not in stated]
     if lacking:
-        cfg.missing.append("model: no bundled model named, and no " + ", ".join(lacking))
+        cfg.missing.append("model: no bundled model named, and no " + ", ".join(q.split(".")[1] for q in lacking))
         return None
     config = {MODEL_FIELDS[q]: v for q, v in stated.items()}
     config["model_type"] = "document"
@@ -224,22 +225,22 @@ def _read_hardware(text, claims, maps, cfg):
             cfg.found[q] = f"{c.raw} (line {c.line})"
     lacking = [q for q in HARDWARE_FIELDS if q not in figures]
     if lacking:
-        cfg.missing.append("hardware: no bundled GPU named, and no " + ", ".join(lacking))
+        cfg.missing.append("hardware: no bundled GPU named, and no " + ", ".join(q.split(".")[1] for q in lacking))
         return None
     for hid in hardware_ids():
         hw = load_hardware(hid)
-        if (abs(hw.memory_bytes / figures["memory_capacity_bytes_per_gpu"] - 1) < 1e-6
-                and abs(hw.hbm_bandwidth_bytes_per_s / figures["hbm_bandwidth_bytes_per_s"] - 1) < 1e-6
-                and abs(hw.dense_flops_per_s["bf16"] / figures["peak_flops_per_s"] - 1) < 1e-6):
+        if (abs(hw.memory_bytes / figures["hardware.memory_bytes"] - 1) < 1e-6
+                and abs(hw.hbm_bandwidth_bytes_per_s / figures["hardware.hbm_bandwidth_bytes_per_s"] - 1) < 1e-6
+                and abs(hw.dense_flops_per_s["bf16"] / figures["hardware.peak_flops_per_s"] - 1) < 1e-6):
             cfg.found["hardware"] = f"{hid} (the bundled GPU with every stated figure)"
             return hid
     base = yaml.safe_load((resources.files("costmodel") / "data" / "hardware" / f"{DEFAULT_LINKS_FROM}.yaml").read_text())
-    tflops = figures["peak_flops_per_s"] / 1e12
+    tflops = figures["hardware.peak_flops_per_s"] / 1e12
     cfg.assumed.append(f"hardware: one FLOPS figure for every dtype; links of {DEFAULT_LINKS_FROM} (not stated)")
     return {"id": "document-gpu", "name": "GPU built from the document's figures",
             "source": "the audited document's stated figures; links: the project's default (" + DEFAULT_LINKS_FROM + ")",
-            "memory_GB": figures["memory_capacity_bytes_per_gpu"] / 1e9,
-            "hbm_bandwidth_TBps": figures["hbm_bandwidth_bytes_per_s"] / 1e12,
+            "memory_GB": figures["hardware.memory_bytes"] / 1e9,
+            "hbm_bandwidth_TBps": figures["hardware.hbm_bandwidth_bytes_per_s"] / 1e12,
             "dense_TFLOPS": {k: tflops for k in ("fp8", "bf16", "fp16", "fp32")},
             "scale_up": base["scale_up"], "scale_out": base["scale_out"],
             "scenario_efficiency": base["scenario_efficiency"]}
@@ -255,11 +256,11 @@ def _dtype_near(text: str, words: str) -> str | None:
 
 def _read_workload(text, claims, maps, settings, cfg):
     wl = {}
-    c = _first(claims, maps, "batch")
+    c = _first(claims, maps, "workload.batch")
     if c is not None:
         wl["batch"] = int(c.hi)
         cfg.found["batch"] = f"{c.raw} (line {c.line})"
-    lens = [c for c in claims if maps.get(c.id) is not None and maps[c.id].quantity == "input_len"
+    lens = [c for c in claims if maps.get(c.id) is not None and maps[c.id].quantity == "workload.input_len"
             and maps[c.id].basis == "input"]
     explicit = [c for c in lens if EXPLICIT_INPUT.search(c.key)]
     if lens:
@@ -267,7 +268,7 @@ def _read_workload(text, claims, maps, settings, cfg):
         wl["input_len"] = int(top.hi)
         cfg.found["input_len"] = f"{top.raw} (line {top.line}" + ("; the input length" if explicit else
                                                                   "; the longest stated") + ")"
-    c = _first(claims, maps, "output_len")
+    c = _first(claims, maps, "workload.output_len")
     if c is not None:
         wl["output_len"] = int(c.hi)
         cfg.found["output_len"] = f"{c.raw} (line {c.line})"
@@ -295,8 +296,9 @@ def _read_workload(text, claims, maps, settings, cfg):
     return wl
 
 
-def _degree_values(settings: list[dict], phase: str | None) -> dict:
-    """Per degree, the value stated most often (outside comparisons), for one phase or for the whole."""
+def _degree_values(settings: list[dict], phase: str | None, include_phases: bool = False) -> dict:
+    """Per degree, the value stated most often (outside comparisons), for one pool (``phase``), or outside the
+    pools (``None``), or everywhere (``include_phases``)."""
     votes = {k: Counter() for k in DEGREE_KEYS}
     for s in settings:
         if COMPARISON.search(s["before"][-30:]):
@@ -304,7 +306,7 @@ def _degree_values(settings: list[dict], phase: str | None) -> dict:
         heads = " ".join(s["sections"]).lower() + " " + s["before"].lower()
         if phase is not None and phase not in heads:
             continue
-        if phase is None and any(p in heads for p in PHASES):
+        if phase is None and not include_phases and any(p in heads for p in PHASES):
             continue
         for deg, keys in DEGREE_KEYS.items():
             if s["key"] in keys:
@@ -313,28 +315,24 @@ def _degree_values(settings: list[dict], phase: str | None) -> dict:
 
 
 def _read_plans(claims, maps, settings, model, cfg) -> dict:
-    plans = {}
-    for phase in PHASES:
-        own = _degree_values(settings, phase)
-        if own:
-            plans[phase] = _convention(own, _gpu_count(claims, maps, phase))
-    stated = _degree_values(settings, None)
-    if plans:
-        name = "decode" if "decode" in plans else next(iter(plans))
-        plan, reading = plans[name]
-        plans["main"] = (plan, f"the document gives its {' and '.join(plans)} pool(s) their own degrees; a claim "
-                               f"that names no pool is read against the {name} pool: {reading}")
-    elif stated:
-        plans["main"] = _convention(stated, _gpu_count(claims, maps, None))
+    """The main plan, and one per pool when the document gives its prefill and decode pools different degrees
+    (a disaggregated plan); a claim that names no pool is then read against the decode pool."""
+    own = {p: _degree_values(settings, p) for p in PHASES}
+    if all(own.values()) and own["prefill"] != own["decode"]:
+        plans = {p: _convention(own[p], _gpu_count(claims, maps, p)) for p in PHASES}
+        plan, reading = plans["decode"]
+        plans = {"main": (plan, "the document gives its prefill and decode pools their own degrees; a claim that "
+                                f"names no pool is read against the decode pool: {reading}"),
+                 "prefill": plans["prefill"]}
     else:
-        cfg.missing.append("plan: no parallel degree (TP, EP, PP, DP) stated")
-        return {}
-    for phase in PHASES:
-        if phase in plans and plans[phase][0] == plans["main"][0] and phase != "main":
-            del plans[phase]
+        stated = _degree_values(settings, None, include_phases=True)
+        if not stated:
+            cfg.missing.append("plan: no parallel degree (TP, EP, PP, DP) stated")
+            return {}
+        plans = {"main": _convention(stated, _gpu_count(claims, maps, None, any_phase=True))}
     for name, (_, reading) in plans.items():
         cfg.found[f"plan ({name})"] = reading
-    return {"main": plans.pop("main"), **plans}
+    return plans
 
 
 def claim_phase(c: Claim) -> str | None:
@@ -344,11 +342,11 @@ def claim_phase(c: Claim) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
-def _gpu_count(claims, maps, phase):
+def _gpu_count(claims, maps, phase, any_phase: bool = False):
     for c in claims:
         m = maps.get(c.id)
         if m is not None and m.quantity == "gpus_total" and not c.reference and not c.operand and c.lo == c.hi \
-                and claim_phase(c) == phase:
+                and (any_phase or claim_phase(c) == phase):
             return int(c.lo)
     return None
 

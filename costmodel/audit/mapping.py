@@ -16,8 +16,8 @@ from importlib import resources
 
 import yaml
 
-from .audit_extract import Claim
-from .units import CostModelError
+from ..units import CostModelError
+from .extract import Claim
 
 RULES_FILE = "claim_rules.yaml"
 DERIVATION_WORDS = re.compile(r"→|->|\bcalculated\b|\bcomputed\b|\bderived\b|\bresult(?:s|ing)?\b", re.I)
