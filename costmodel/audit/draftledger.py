@@ -87,9 +87,44 @@ def write_ledger(draft: Draft, out) -> Path:
     ledger = draft_ledger(draft, out)
     header = HEADER.format(name=draft.path.name, out=out.name, mapped=len(ledger["claims"]),
                            total=len(ledger["claims"]) + len(ledger["unmapped"]))
-    body = yaml.safe_dump(ledger, sort_keys=False, allow_unicode=True, width=120, default_flow_style=None)
-    out.write_text(header + body)
+    out.write_text(header + ledger_yaml(ledger))
     return out
+
+
+class _Dumper(yaml.SafeDumper):
+    """Plain YAML: no anchors or aliases for repeated mappings."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _flow(value) -> str:
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, allow_unicode=True, width=10**6, sort_keys=False)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def ledger_yaml(ledger: dict) -> str:
+    """A ledger as YAML in the bundled ledgers' layout: one key per line, claims as ``- id:`` blocks whose values
+    are written inline (so :func:`~costmodel.audit.pins.write_pins` can rewrite their pins)."""
+    out = []
+    for key, value in ledger.items():
+        if key in ("claims", "unmapped"):
+            out.append(f"{key}:" if value else f"{key}: []")
+            for entry in value:
+                items = list(entry.items())
+                out.append(f"  - {items[0][0]}: {_flow(items[0][1])}")
+                out += [f"    {k}: {_flow(v)}" for k, v in items[1:]]
+        elif key == "scenarios":
+            out.append("scenarios:")
+            for name, spec in value.items():
+                out.append(f"  {name}:")
+                out += [f"    {k}: {_flow(v)}" for k, v in spec.items()]
+        elif key == "quantities" and value:
+            out.append("quantities:")
+            out += [f"  {name}: {_flow(spec)}" for name, spec in value.items()]
+        else:
+            out.append(f"{key}: {_flow(value)}")
+    return "\n".join(out) + "\n"
 
 
 def ledger_rows(ref) -> pd.DataFrame:
@@ -174,4 +209,4 @@ def _close(a: float, b: float) -> bool:
     return a == b or (math.isfinite(a) and math.isfinite(b) and math.isclose(a, b, rel_tol=1e-6))
 
 
-__all__ = ["draft_ledger", "write_ledger", "ledger_rows", "compare_with_ledger"]
+__all__ = ["draft_ledger", "write_ledger", "ledger_rows", "ledger_yaml", "compare_with_ledger"]
