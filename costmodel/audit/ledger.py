@@ -79,7 +79,8 @@ def load_ledger(ref) -> dict:
 
     Every problem raises a one-line :class:`CostModelError` naming the ledger file, the claim and the field.
     """
-    return _load(str(ledger_path(ref)))
+    path = ledger_path(ref)
+    return _load(str(path), path.stat().st_mtime_ns)  # an edited file is read again
 
 
 def document_text(ref) -> str:
@@ -102,7 +103,7 @@ def _read_yaml(path: Path, where: str):
 
 
 @lru_cache(maxsize=None)
-def _load(path_text: str) -> dict:
+def _load(path_text: str, mtime_ns: int = 0) -> dict:
     path = Path(path_text)
     where = f"ledger {_name(path)}"
     raw = _read_yaml(path, where)
