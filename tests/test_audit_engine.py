@@ -316,3 +316,36 @@ def test_claimed_bounds_reject_bad_input():
         verdicts.claimed_bounds([3, 2], "s")
     with pytest.raises(CostModelError, match="true or false"):
         verdicts.claimed_bounds(1, "bool")
+
+
+# --- structure ---------------------------------------------------------------------------------------------
+AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "concepts", "verdicts", "ledger", "rows",
+               "pins", "cards", "chapter", "narrative", "requirements")
+"""The audit package's modules in import order: each imports only modules before it."""
+
+
+def _imports(path):
+    import ast
+
+    tree = ast.parse(path.read_text())
+    top = {n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    nested = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) and n not in top]
+    local = set()
+    for n in top:
+        if isinstance(n, ast.ImportFrom) and n.level == 1:
+            local |= {n.module} if n.module else {a.name for a in n.names}
+    return local, nested
+
+
+def test_audit_modules_import_one_way_and_stay_small():
+    from pathlib import Path
+
+    folder = Path(concepts.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} - {"__init__"} == set(AUDIT_ORDER)
+    for i, name in enumerate(AUDIT_ORDER):
+        path = folder / f"{name}.py"
+        local, nested = _imports(path)
+        assert not nested, f"{name}.py imports inside a function"
+        later = local - set(AUDIT_ORDER[:i])
+        assert not later, f"{name}.py imports {sorted(later)}, which come after it"
+        assert len(path.read_text().splitlines()) <= 400, f"{name}.py is over 400 lines"
