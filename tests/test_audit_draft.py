@@ -22,7 +22,8 @@ from costmodel.audit import VERDICTS, ledger_ids, load_ledger
 from costmodel.audit.docmath import check_arithmetic
 from costmodel.audit.draft import ROW_KEYS, UNMAPPED, draft_audit
 from costmodel.audit.draftledger import compare_with_ledger, ledger_rows, write_ledger
-from costmodel.audit.extract import extract_claims, extract_settings, read_document
+from costmodel.audit.extract import extract_claims, read_document
+from costmodel.audit.settings import extract_settings
 from costmodel.audit.mapping import map_claim
 from costmodel.cli import main
 

@@ -35,7 +35,8 @@ import yaml
 from ..architecture import load_model, model_ids
 from ..hardware import hardware_ids, load_hardware
 from ..units import DTYPE_BYTES, KV_DTYPES, WEIGHT_DTYPES
-from .extract import UNIT_SCALE, Claim
+from .dimensions import UNITS
+from .extract import Claim
 
 MODEL_FIELDS = {  # quantity -> Hugging Face config key
     "model.num_layers": "num_hidden_layers", "model.d_model": "hidden_size", "model.num_heads": "num_attention_heads",
@@ -129,7 +130,7 @@ def _first(claims: list[Claim], maps: dict, quantity: str):
 
 
 def _si(c: Claim, end: str = "hi") -> float:
-    return (c.hi if end == "hi" else c.lo) * UNIT_SCALE.get(c.unit, ("", 1.0))[1]
+    return (c.hi if end == "hi" else c.lo) * UNITS.get(c.unit, ("", 1.0))[1]
 
 
 def read_config(text: str, claims: list[Claim], maps: dict, settings: list[dict]) -> Config:
@@ -141,7 +142,7 @@ def read_config(text: str, claims: list[Claim], maps: dict, settings: list[dict]
     for q in ("efficiency.mfu", "efficiency.bw_util"):
         c = _first(claims, maps, q)
         if c is not None:
-            efficiency[q.split(".")[1]] = round(c.lo * UNIT_SCALE[c.unit][1], 6)
+            efficiency[q.split(".")[1]] = round(c.lo * UNITS[c.unit][1], 6)
             cfg.found[q] = f"{c.raw} (line {c.line})"
     workload = _read_workload(text, claims, maps, settings, cfg)
     requirements = {}

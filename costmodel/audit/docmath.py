@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import re
 
-from .extract import UNIT_SCALE, Claim, Line, Number, line_numbers, plain
+from .dimensions import UNITS
+from .extract import Claim, Line, Number, line_numbers, plain
 
 OPERATORS = {"×": "*", "x": "*", "X": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
 _OP = r"[×xX*÷/+\-−–]"
@@ -29,7 +30,7 @@ _INCREASE_WORDS = re.compile(r"increas|more|higher|slower|growth|gain|up\b", re.
 
 
 def _scale(unit: str) -> float:
-    return UNIT_SCALE.get(unit, ("", 1.0))[1]
+    return UNITS.get(unit, ("", 1.0))[1]
 
 
 def _precision(text_number: str, value: float, approx: bool) -> float:
@@ -185,7 +186,7 @@ def _parenthetical(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> lis
         a, b = n.end + m.start(1), n.end + m.end(1)
         inner = [x for x in numbers if a <= x.start < b]
         if len(inner) == 1 and inner[0].unit and n.unit and inner[0].unit != n.unit and \
-                UNIT_SCALE[inner[0].unit][0] == UNIT_SCALE[n.unit][0] and not s[n.end:inner[0].start].strip(" ("):
+                UNITS[inner[0].unit][0] == UNITS[n.unit][0] and not s[n.end:inner[0].start].strip(" ("):
             x = inner[0]
             value_si = n.lo * _scale(n.unit)
             owner = by_pos.get(ln.start + n.start)
@@ -219,7 +220,7 @@ def _share_and_change(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> 
         nxt = numbers[i + 1]
         gap = s[n.end:nxt.start]
         if re.fullmatch(r"\s*of\s*", gap) and nxt.unit and i > 0:
-            prev = next((p for p in reversed(numbers[:i]) if p.unit and UNIT_SCALE[p.unit][0] == UNIT_SCALE[nxt.unit][0]),
+            prev = next((p for p in reversed(numbers[:i]) if p.unit and UNITS[p.unit][0] == UNITS[nxt.unit][0]),
                         None)
             if prev is not None:
                 value = prev.lo * _scale(prev.unit) / (nxt.lo * _scale(nxt.unit)) * 100

@@ -23,11 +23,12 @@ import pandas as pd
 from ..units import CostModelError
 from .docconfig import MODEL_FIELDS, Config, claim_phase, read_config
 from .docmath import check_arithmetic
-from .extract import Claim, extract_claims, extract_settings, read_document, tidy
+from .extract import Claim, extract_claims, read_document, tidy
 from .ledger import check_claim as validate_claim
 from .mapping import map_claim
 from .rows import claim_row
 from .scenario import build_scenario
+from .settings import extract_settings
 from .verdicts import DEFAULT_TOLERANCE, VERDICTS
 
 UNMAPPED = "unmapped"

@@ -5,13 +5,12 @@ intro above them, whether they sit in a code block or a table; :func:`scan_numbe
 number of a line with its unit (``64GB``, ``1.8TBps``, ``5000 tokens/ms``, ``~41GB``, ``1.2e9``) and
 its range or bound (``2-3 s``, ``128-10240 tokens``, ``[128, 10240]``, ``≥80%``, ``<10 seconds``,
 ``4000+``); :func:`extract_claims` turns them into :class:`Claim` rows with a verbatim quote and the
-words around the number, and :func:`extract_settings` reads the parallel degrees and other settings
-(``EP=16``, ``TP degree: 2``, ``--tp-degree 4``, ``"ep": 32``, ``export MOE_TOP_K=2``).
+words around the number. The parallel degrees (``EP=16``) are settings, read by :mod:`.settings`.
 
 Numbers that are no claims are skipped by general rules: list enumerators, identifiers (``FP16``,
 ``H100``, ``Mixtral-8x7B``, dates), heading ordinals (``Issue 1``), setting values, and code that
 is neither written arithmetic nor a setting. Units are the audit's unit vocabulary (``GB``, ``TB/s``,
-``TFLOPS``, ``tokens/ms`` ...); :data:`UNIT_SCALE` gives each one's dimension and SI factor.
+``TFLOPS``, ``tokens/ms`` ...; see :data:`.dimensions.UNITS`).
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from dataclasses import dataclass, field
 
 from .dimensions import UNITS
 
-UNIT_SCALE = UNITS
-"""Unit -> (dimension, SI factor): the audit's claim units."""
 
 _UNIT_WORDS = (
     (r"(?:(?:output|input|generated|prefill|decode) )?(?:tokens?\s*/\s*ms|tok\s*/\s*ms|tokens per milli ?second)",
@@ -62,16 +59,10 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _DEGREE_KEYS = r"tp|ep|pp|dp|etp|sp|cp|edp"
-_DEGREE_RE = (
+DEGREE_RE = (
     re.compile(rf"(?<![\w-])(?P<key>{_DEGREE_KEYS})(?:[ _-]?(?:degree|size))?\s*(?:=|:|\s)\s*(?P<val>\d+)(?![\w.]|\s*[×x*÷/])", re.I),
     re.compile(rf"\((?P<key>{_DEGREE_KEYS})\)\s*(?:degree)?\s*[:=]\s*(?P<val>\d+)(?![\w.])", re.I),
     re.compile(rf"(?<![\w-])(?P<key>{_DEGREE_KEYS})(?P<val>\d+)(?![\w.])"),
-)
-_CODE_SETTING_RE = (
-    re.compile(r"(?P<key>[A-Za-z_][\w.-]*)\s*=\s*(?P<val>\d+)(?![\w.,])"),
-    re.compile(r"--(?P<key>[a-z][\w-]*)[ =](?P<val>\d+)(?![\w.])"),
-    re.compile(r"\"(?P<key>[A-Za-z_][\w.-]*)\"\s*:\s*(?P<val>\d+)(?![\w.])"),
-    re.compile(r"^\s*(?P<key>[A-Za-z_][\w.-]*)\s*:\s*(?P<val>\d+)\s*$"),
 )
 
 
@@ -98,12 +89,9 @@ class Number:
     end: int  # after the unit (or range)
     lo: float
     hi: float
-    unit: str  # a key of UNIT_SCALE, or "" when none was written
+    unit: str  # a key of UNITS, or "" when none was written
     noun: str  # the word right after a bare number ("layers", "heads")
     bound: str = "="  # "=", "approx", "min", "max", "range"
-
-    def si(self, value: float) -> float:
-        return value * UNIT_SCALE.get(self.unit, ("", 1.0))[1]
 
 
 @dataclass
@@ -142,7 +130,7 @@ class Claim:
 
     @property
     def dimension(self) -> str:
-        return UNIT_SCALE[self.unit][0] if self.unit in UNIT_SCALE else "count"
+        return UNITS[self.unit][0] if self.unit in UNITS else "count"
 
     def claimed(self):
         """The claimed value in the ledger's form: a number, [lo, hi], {min: x} or {max: x}."""
@@ -308,7 +296,7 @@ def _quote(text: str, left: int, right: int) -> tuple[int, str]:
 
 
 def _is_degree(s: str, a: int, b: int) -> bool:
-    return any(m.start("val") == a and m.end("val") == b for p in _DEGREE_RE for m in p.finditer(s))
+    return any(m.start("val") == a and m.end("val") == b for p in DEGREE_RE for m in p.finditer(s))
 
 
 def _inherit_units(s: str, numbers: list[Number]) -> None:
@@ -387,28 +375,5 @@ def extract_claims(text: str, lines: list[Line] | None = None) -> list[Claim]:
     return claims
 
 
-def extract_settings(text: str, lines: list[Line] | None = None) -> list[dict]:
-    """Settings: parallel degrees in prose and code, and ``key=value`` pairs, flags and JSON keys in code.
-
-    Each is ``{"key", "value", "line", "code", "section", "sections", "before", "after"}`` with a
-    lower-case key (``tp``, ``ep_degree``, ``moe_top_k``, ``tensor_parallel_size`` ...).
-    """
-    lines = lines if lines is not None else read_document(text)
-    out = []
-    for ln in lines:
-        s = plain(ln.text) if not ln.code else ln.text
-        seen = set()
-        for pattern in _DEGREE_RE + (_CODE_SETTING_RE if ln.code else ()):
-            for m in pattern.finditer(s):
-                if m.start("val") in seen:
-                    continue
-                seen.add(m.start("val"))
-                out.append({"key": re.sub(r"[\s\"'-]+", "_", m.group("key").strip().lower()),
-                            "value": int(m.group("val")), "line": ln.number, "code": ln.code, "section": ln.section,
-                            "sections": ln.sections, "before": " ".join(s[:m.start()].split()),
-                            "after": " ".join(s[m.end():].split())})
-    return out
-
-
-__all__ = ["Claim", "Line", "Number", "UNIT_SCALE", "read_document", "scan_numbers", "line_numbers",
-           "extract_claims", "extract_settings", "plain", "split_cells", "tidy"]
+__all__ = ["Claim", "Line", "Number", "DEGREE_RE", "read_document", "scan_numbers", "line_numbers",
+           "extract_claims", "plain", "split_cells", "tidy"]
