@@ -109,6 +109,16 @@ def _named(text: str, aliases) -> tuple[str | None, Counter]:
     return (counts.most_common(1)[0][0] if counts else None), counts
 
 
+def _named_id(text: str, aliases, kind: str, cfg: Config) -> str | None:
+    """The bundled id the document names most often (noted in ``cfg``), or None."""
+    named, counts = _named(text, aliases)
+    if named:
+        cfg.found[kind] = f"{named} (named in the document)"
+        if len(counts) > 1:
+            cfg.assumed.append(f"{kind}: {named}, the most named of {', '.join(sorted(counts))}")
+    return named
+
+
 @lru_cache(maxsize=1)
 def _hardware_aliases() -> tuple:
     pairs = []
@@ -178,11 +188,8 @@ def _read_model(text, claims, maps, settings, cfg):
     if "model.experts_per_token" not in stated and topk:
         stated["model.experts_per_token"] = topk[0]["value"]
         cfg.found["model.experts_per_token"] = f"{topk[0]['key']}={topk[0]['value']} (line {topk[0]['line']})"
-    named, counts = _named(text, _model_aliases())
+    named = _named_id(text, _model_aliases(), "model", cfg)
     if named:
-        cfg.found["model"] = f"{named} (named in the document)"
-        if len(counts) > 1:
-            cfg.assumed.append(f"model: {named}, the most named of {', '.join(sorted(counts))}")
         return named
     if len(stated) >= 4:
         for mid in model_ids():
@@ -212,11 +219,8 @@ def _read_model(text, claims, maps, settings, cfg):
 
 
 def _read_hardware(text, claims, maps, cfg):
-    named, counts = _named(text, _hardware_aliases())
+    named = _named_id(text, _hardware_aliases(), "hardware", cfg)
     if named:
-        cfg.found["hardware"] = f"{named} (named in the document)"
-        if len(counts) > 1:
-            cfg.assumed.append(f"hardware: {named}, the most named of {', '.join(sorted(counts))}")
         return named
     figures = {}
     for q in HARDWARE_FIELDS:
@@ -235,11 +239,12 @@ def _read_hardware(text, claims, maps, cfg):
                 and abs(hw.dense_flops_per_s["bf16"] / figures["hardware.peak_flops_per_s"] - 1) < 1e-6):
             cfg.found["hardware"] = f"{hid} (the bundled GPU with every stated figure)"
             return hid
-    base = yaml.safe_load((resources.files("costmodel") / "data" / "hardware" / f"{DEFAULT_LINKS_FROM}.yaml").read_text())
+    base = yaml.safe_load((resources.files("costmodel") / "data" / "hardware" / f"{DEFAULT_LINKS_FROM}.yaml")
+                          .read_text())
     tflops = figures["hardware.peak_flops_per_s"] / 1e12
     cfg.assumed.append(f"hardware: one FLOPS figure for every dtype; links of {DEFAULT_LINKS_FROM} (not stated)")
     return {"id": "document-gpu", "name": "GPU built from the document's figures",
-            "source": "the audited document's stated figures; links: the project's default (" + DEFAULT_LINKS_FROM + ")",
+            "source": f"the audited document's stated figures; links: the project's default ({DEFAULT_LINKS_FROM})",
             "memory_GB": figures["hardware.memory_bytes"] / 1e9,
             "hbm_bandwidth_TBps": figures["hardware.hbm_bandwidth_bytes_per_s"] / 1e12,
             "dense_TFLOPS": {k: tflops for k in ("fp8", "bf16", "fp16", "fp32")},
@@ -285,7 +290,8 @@ def _read_workload(text, claims, maps, settings, cfg):
     kv = _dtype_near(text, r"kv[ _-]?cache(?: dtype| precision)?|kv dtype")
     if kv is None or kv not in KV_DTYPES:
         kv = weight if weight in KV_DTYPES else "fp8"
-        cfg.assumed.append(f"workload: KV cache in {kv} (the weights' dtype{'' if weight == kv else ' is no KV dtype'})")
+        why = "the weights' dtype" if weight == kv else "the weights' dtype is no KV dtype"
+        cfg.assumed.append(f"workload: KV cache in {kv} ({why})")
     else:
         cfg.found["kv_dtype"] = kv
     wl["weight_dtype"], wl["kv_dtype"] = weight, kv

@@ -19,7 +19,9 @@ from __future__ import annotations
 import math
 import re
 
+from ..units import CostModelError
 from .dimensions import UNITS
+from .expressions import own_arithmetic
 from .extract import Claim, Line, Number, line_numbers, plain
 
 OPERATORS = {"×": "*", "x": "*", "X": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
@@ -42,8 +44,8 @@ def _precision(text_number: str, value: float, approx: bool) -> float:
 
 
 def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool, bool] | None:
-    """(SI expression, written expression, has units, has a prefixed byte unit) of a run of numbers joined by operators, or None
-    when the run is symbolic (a name in operand position) or has no operator."""
+    """(SI expression, written expression, has units, has a prefixed byte unit) of a run of numbers joined by
+    operators, or None when the run is symbolic (a name in operand position) or has no operator."""
     if not numbers:
         return None
     si, shown, units, ops = [], [], False, 0
@@ -59,7 +61,8 @@ def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool, bool] | 
             si.append(re.match(r"[^()=\d]*?(\)*)", tail).group(1))
             break
         gap = s[n.end:numbers[i + 1].start]
-        m = re.fullmatch(rf"(?P<words>[^×*÷/+\-−–()\d]*?)\s*(?P<close>\)*)\s*(?P<op>{_OP})\s*(?P<open>\(*)\s*", gap)
+        m = re.fullmatch(rf"(?P<words>[^×*÷/+\-−–()\d]*?)\s*(?P<close>\)*)\s*(?P<op>{_OP})\s*(?P<open>\(*)\s*",
+                         gap)
         if not m:
             return None
         close, open_ = m.group("close"), m.group("open")
@@ -76,11 +79,10 @@ def _expression(s: str, numbers: list[Number]) -> tuple[str, str, bool, bool] | 
 
 
 def _evaluate(expr: str) -> float | None:
-    if not re.fullmatch(r"[\d.eE+\-*/() ]+", expr):
-        return None
+    """The value of a numbers-only expression (the audit's safe evaluator), None when it does not evaluate."""
     try:
-        return float(eval(expr, {"__builtins__": {}}, {}))  # noqa: S307 - digits and + - * / ( ) only
-    except (ZeroDivisionError, SyntaxError, OverflowError):
+        return own_arithmetic(expr)
+    except (CostModelError, OverflowError):
         return None
 
 
@@ -237,16 +239,17 @@ def _share_and_change(ln: Line, s: str, numbers: list[Number], by_pos: dict) -> 
                 if old:
                     down = bool(_CHANGE_WORDS.search(s[n.end:a_.start]))
                     value = (old - new) / old * 100 if down else (new - old) / old * 100
-                    shown = (f"({s[b_.start:b_.end].strip()} - {s[a_.start:a_.end].strip()}) / "
-                             f"{s[b_.start:b_.end].strip()} × 100") if down else (
-                        f"({s[a_.start:a_.end].strip()} - {s[b_.start:b_.end].strip()}) / {s[b_.start:b_.end].strip()} × 100")
+                    old_text, new_text = s[b_.start:b_.end].strip(), s[a_.start:a_.end].strip()
+                    shown = (f"({old_text} - {new_text}) / {old_text} × 100" if down
+                             else f"({new_text} - {old_text}) / {old_text} × 100")
                     for x in (a_, b_):
                         c = by_pos.get(ln.start + x.start)
                         if c is not None:
                             c.operand = True
                     a, b = _literal(new), _literal(old)
                     expr = f"({b} - {a}) / {b} * 100" if down else f"({a} - {b}) / {b} * 100"
-                    out.append(_record(ln, by_pos, n, (expr, shown), _compare(value, n, s[n.start:n.end].strip(), False)))
+                    outcome = _compare(value, n, s[n.start:n.end].strip(), False)
+                    out.append(_record(ln, by_pos, n, (expr, shown), outcome))
     return out
 
 

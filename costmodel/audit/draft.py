@@ -180,8 +180,8 @@ def claim_row_or_unmapped(draft: Draft, ledger: dict, c: Claim, m) -> dict:
 
 def check_claim(claim: dict, ledger: dict, text: str) -> dict:
     """The ledger's claim validation, with the verdict left open (``expected`` is what a ledger pins)."""
-    out = validate_claim({**claim, "expected": "correct"}, 0, f"document {ledger['path'].name}", text, ledger["scenarios"],
-                   DEFAULT_TOLERANCE, set(), ledger["quantities"])
+    out = validate_claim({**claim, "expected": "correct"}, 0, f"document {ledger['path'].name}", text,
+                         ledger["scenarios"], DEFAULT_TOLERANCE, set(), ledger["quantities"])
     out["expected"] = None
     return out
 
@@ -197,5 +197,5 @@ def draft_counts(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-__all__ = ["Draft", "draft_counts", "UNMAPPED", "ROW_KEYS", "draft_audit", "read_plan", "ledger_claim", "is_claim", "scenario_of",
-           "unique_quote"]
+__all__ = ["Draft", "draft_counts", "UNMAPPED", "ROW_KEYS", "draft_audit", "read_plan", "ledger_claim", "is_claim",
+           "scenario_of", "unique_quote"]

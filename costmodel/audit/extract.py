@@ -40,6 +40,8 @@ _UNIT_WORDS = (
 _UNIT_RE = re.compile(r"(?P<sp>\s?)(?:" + "|".join(f"(?P<u{i}>{p})" for i, (p, _) in enumerate(_UNIT_WORDS)) +
                       r")(?![A-Za-z0-9_])", re.IGNORECASE)
 _NUM = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?"
+_MAGNITUDE = {"k": 1e3, "K": 1e3, "M": 1e6}
+"""``8K`` tokens, ``1.5M`` sequences."""
 _NUM_AT = re.compile(rf"(?P<num>{_NUM})(?P<mag>[kKM](?![A-Za-z]))?")
 _NUMBER_RE = re.compile(rf"(?<![\w.\-/−+])(?P<sign>[+\-−])?(?P<num>{_NUM})(?P<mag>[kKM](?![A-Za-z]))?")
 _RANGE_SEP = re.compile(r"(?:[-–—~]|\s[–—]\s|\s+to\s+)(?=\d)")
@@ -50,8 +52,8 @@ _BOUNDS = (
                 r"\s*[~≈]?\s*$", re.I), "min"),
 )
 _APPROX = re.compile(r"(?:~|≈|\babout|\bapprox\.?|\bapproximately|\baround|\broughly)\s*$", re.I)
-_REFERENCE = re.compile(r"(?:\bof|<<|>>|\bvs\.?|\bversus|\bthan|\bfrom|\btarget:?|\blimit:?|\brequirement:?|\bexceed(?:s|ing)?|"
-                        r"\bagainst|\bmeets?|\bbeats?)"
+_REFERENCE = re.compile(r"(?:\bof|<<|>>|\bvs\.?|\bversus|\bthan|\bfrom|\btarget:?|\blimit:?|\brequirement:?|"
+                        r"\bexceed(?:s|ing)?|\bagainst|\bmeets?|\bbeats?)"
                         r"\s*[~≈<>≤≥]*\s*$", re.I)
 _ORDINAL = re.compile(r"(?:issue|phase|step|option|section|part|appendix|figure|table|item|priority|version|"
                       r"scenario|plan|stage|rank|node|#)\s*$", re.I)
@@ -60,7 +62,8 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _LIST = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _DEGREE_KEYS = r"tp|ep|pp|dp|etp|sp|cp|edp"
 DEGREE_RE = (
-    re.compile(rf"(?<![\w-])(?P<key>{_DEGREE_KEYS})(?:[ _-]?(?:degree|size))?\s*(?:=|:|\s)\s*(?P<val>\d+)(?![\w.]|\s*[×x*÷/])", re.I),
+    re.compile(rf"(?<![\w-])(?P<key>{_DEGREE_KEYS})(?:[ _-]?(?:degree|size))?\s*(?:=|:|\s)\s*(?P<val>\d+)"
+               r"(?![\w.]|\s*[×x*÷/])", re.I),
     re.compile(rf"\((?P<key>{_DEGREE_KEYS})\)\s*(?:degree)?\s*[:=]\s*(?P<val>\d+)(?![\w.])", re.I),
     re.compile(rf"(?<![\w-])(?P<key>{_DEGREE_KEYS})(?P<val>\d+)(?![\w.])"),
 )
@@ -123,8 +126,8 @@ class Claim:
     arithmetic: str | None = None  # the document's own expression for this value (numbers in place)
     arithmetic_value: float | None = None  # its value, in ``unit``
     arithmetic_holds: bool | None = None
-    arithmetic_expr: str | None = None
-    first_operand: bool = False  # the first number of an expression, followed by its own words ("0.5GB per expert ×")  # the same in numbers only, evaluating to the value in ``unit``
+    arithmetic_expr: str | None = None  # the same in numbers only, evaluating to the value in ``unit``
+    first_operand: bool = False  # the first number of an expression, with words of its own ("0.5GB per expert ×")
     chain_head: str = ""  # the words before the first '=' of the chain this number ends (``KV_cache_size =``)
     notes: list = field(default_factory=list)
 
@@ -215,6 +218,11 @@ def _unit_at(s: str, pos: int) -> tuple[str, int, str]:
     return "", pos, (n.group(1).lower() if n else "")
 
 
+def _value(m: re.Match) -> float:
+    """The number of a match with ``num`` and ``mag`` groups: ``10,240`` -> 10240, ``8K`` -> 8000."""
+    return float(m.group("num").replace(",", "")) * _MAGNITUDE.get(m.group("mag") or "", 1)
+
+
 def scan_numbers(s: str) -> list[Number]:
     """Every number of one line (markup already blanked) with its unit, range and bound."""
     out, pos = [], 0
@@ -224,7 +232,7 @@ def scan_numbers(s: str) -> list[Number]:
         a, b = m.start("num"), m.end()
         if re.search(r"[A-Za-z_][-.]?$", s[:a]):
             continue  # "FP16", "Qwen3-235B", "H100"
-        lo = hi = float(m.group("num").replace(",", "")) * {"k": 1e3, "K": 1e3, "M": 1e6}.get(m.group("mag") or "", 1)
+        lo = hi = _value(m)
         if m.group("sign") in ("-", "−") and not re.search(r"[\d)]\s*$", s[:m.start()]):
             lo = hi = -lo
         unit, end, noun = _unit_at(s, b)
@@ -237,8 +245,7 @@ def scan_numbers(s: str) -> list[Number]:
                 continue  # a chain of numbers joined by dashes: a date or an identifier
             unit2, end2, noun2 = _unit_at(s, m2.end())
             if unit2 == unit or not unit or (not unit2 and not noun2):
-                hi = float(m2.group("num").replace(",", "")) * {"k": 1e3, "K": 1e3, "M": 1e6}.get(
-                    m2.group("mag") or "", 1)
+                hi = _value(m2)
                 unit, end, noun, bound = unit or unit2, max(end2, m2.end()), noun2 or noun, "range"
         if bound == "=" and re.search(r"\[\s*$", s[:m.start()]):
             m3 = re.match(rf"\s*,\s*({_NUM})\s*\]", s[end:])
@@ -321,7 +328,8 @@ def line_numbers(ln: Line) -> list[Number]:
     out = []
     numbers = scan_numbers(s)
     _inherit_units(s, numbers)
-    symbolic = [m.span() for m in re.finditer(r"[^=]+", s) if ln.code and re.search(r"[A-Za-z_]\w*\s*[×*/÷+]|[×*/÷+]\s*[A-Za-z_]", m.group())]
+    symbolic = [m.span() for m in re.finditer(r"[^=]+", s)  # "= 2 × num_layers × ...": names, not numbers
+                if ln.code and re.search(r"[A-Za-z_]\w*\s*[×*/÷+]|[×*/÷+]\s*[A-Za-z_]", m.group())]
     for n in numbers:
         if any(a <= n.start < b for a, b in symbolic):
             continue
@@ -363,7 +371,8 @@ def extract_claims(text: str, lines: list[Line] | None = None) -> list[Claim]:
                 nxt = next(x for x in line_numbers_cache if x.start == following[0])
                 after = s[n.end:nxt.end if re.search(r"\bof\s*$", s[n.end:nxt.start]) else nxt.start]
             reference = bool(_REFERENCE.search(s[:n.start]) or
-                             re.match(r"\s*(?:gpu memory\s+)?(?:limit|requirement|target|budget|capacity)\b", after, re.I))
+                             re.match(r"\s*(?:gpu memory\s+)?(?:limit|requirement|target|budget|capacity)\b", after,
+                                      re.I))
             claims.append(Claim(
                 id="", line=ln.number, start=ln.start + n.start, end=ln.start + n.end,
                 raw=ln.text[n.start:n.end].strip(), lo=n.lo, hi=n.hi, bound=n.bound, unit=n.unit, noun=n.noun,

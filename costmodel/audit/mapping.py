@@ -47,7 +47,8 @@ def load_rules() -> tuple[dict, ...]:
     for i, r in enumerate(raw.get("rules") or [], start=1):
         unknown = set(r) - set(RULE_KEYS)
         if unknown or "quantity" not in r or "dimension" not in r:
-            raise CostModelError(f"{RULES_FILE} rule #{i}: needs quantity and dimension; keys among {', '.join(RULE_KEYS)}")
+            raise CostModelError(f"{RULES_FILE} rule #{i}: needs quantity and dimension; keys among "
+                                 f"{', '.join(RULE_KEYS)}")
         rules.append({**r, "label": tuple(_compile(g) for g in r.get("label") or ()),
                       "scope": tuple(_compile(g) for g in r.get("scope") or ()),
                       "not": _compile(r["not"]) if r.get("not") else None,
@@ -95,7 +96,8 @@ def map_claim(c: Claim) -> Mapping:
         scores = [_group_score(g, label, intro, sections) for g in r["scope"]]
         if not all(scores):
             continue
-        if (r["not"] is not None and r["not"].search(label)) or (r["not_scope"] is not None and r["not_scope"].search(scope)):
+        if (r["not"] is not None and r["not"].search(label)) or \
+                (r["not_scope"] is not None and r["not_scope"].search(scope)):
             continue
         held.append((3 * len(r["label"]) + sum(scores), r))
     if not held:

@@ -122,7 +122,8 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
             model = model_with_params(model, as_float(spec["model_params"], "model_params"))
         if spec.get("model_overrides"):
             model = model_with_fields(model, spec["model_overrides"])
-        hw = hardware_from_dict(spec["hardware"]) if isinstance(spec["hardware"], dict) else load_hardware(spec["hardware"])
+        hw = spec["hardware"]
+        hw = hardware_from_dict(hw) if isinstance(hw, dict) else load_hardware(hw)  # inline: a document's figures
         plan = Plan(**{"etp": 1, **_mapping(spec["plan"], PLAN_KEYS, "plan")})
         workload = Workload(**_mapping(spec["workload"], WORKLOAD_KEYS, "workload"))
         eff_spec = spec.get("efficiency")
