@@ -7,7 +7,8 @@ Flat public API, so a notebook reads ``cm.estimate(...)``. All quantities are SI
 from . import catalog, charts, search, validation  # modules: tables, chart builders, plan search, validation
 from .audit import (audit_claim, audit_rows, audit_table, claim_card, corrected_strategy, findings_table, ledger_ids,
                     load_ledger, scenario_readings, scenario_table, verdict_counts)
-from .architecture import Model, load_model, model_from_hf_config, model_ids, official_params, param_breakdown
+from .architecture import (Model, attended_positions, kv_cache_positions, load_model, model_from_hf_config, model_ids,
+                           official_params, param_breakdown)
 from .comm import all_gather_s, all_reduce_s, all_to_all_s, p2p_s, reduce_scatter_s
 from .flops import attention_core_flops, decode_flops, linear_flops_per_token, prefill_flops
 from .efficiency import Efficiency, resolve_efficiency
@@ -28,6 +29,7 @@ def enable_charts(theme: bool = True) -> None:
 
 __all__ = [
     "Model", "load_model", "model_from_hf_config", "model_ids", "official_params", "param_breakdown",
+    "attended_positions", "kv_cache_positions",
     "all_gather_s", "all_reduce_s", "all_to_all_s", "p2p_s", "reduce_scatter_s",
     "attention_core_flops", "decode_flops", "linear_flops_per_token", "prefill_flops",
     "Efficiency", "Hardware", "hardware_ids", "load_hardware", "resolve_efficiency",

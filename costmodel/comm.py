@@ -43,6 +43,26 @@ def all_reduce_s(nbytes, n, bandwidth, latency):
     return reduce_scatter_s(nbytes, n, bandwidth, latency) + all_gather_s(nbytes, n, bandwidth, latency)
 
 
+def hierarchical_all_reduce_s(nbytes, n, hardware, efficiency=DATASHEET, stride=1):
+    """All-reduce over n ranks spaced ``stride`` apart, as NCCL does across scale-up domains: g ranks
+    share a domain (g = min(n, domain GPUs / stride)), D = n / g domains. A ring inside each domain, then
+    each rank all-reduces its 1/g slice with its peers of the other domains over its own NIC:
+
+      time = all_reduce(S, g, scale-up) + all_reduce(S / g, D, scale-out)
+           = 2 (g-1)/g S / B_up + 2 (g-1) a_up + 2 (D-1)/D S / (g B_out) + 2 (D-1) a_out
+
+    Within one domain (D = 1) this is the plain ring all-reduce.
+    """
+    n = np.asarray(n, dtype=float)
+    g = np.maximum(np.minimum(n, hardware.scale_up_gpus // np.asarray(stride)), 1)
+    domains = n / g
+    inside = all_reduce_s(nbytes, g, hardware.scale_up_bandwidth_bytes_per_s * efficiency.scale_up_util,
+                          hardware.scale_up_latency_s)
+    across = all_reduce_s(nbytes / g, domains, hardware.scale_out_bandwidth_bytes_per_s * efficiency.scale_out,
+                          hardware.scale_out_latency_s)
+    return inside + across
+
+
 def all_to_all_s(nbytes, n, hardware, efficiency=DATASHEET, stride=1):
     """Uniform all-to-all of a per-rank payload over n ranks spaced ``stride`` apart, split by tier.
 

@@ -31,7 +31,9 @@ class Efficiency:
     bw_util: HBM bandwidth utilisation; scale_up_util: NVLink / xGMI link utilisation;
     scale_out_util: RDMA NIC utilisation across scale-up domains (defaults to scale_up_util);
     layer_overhead_s: seconds per layer per forward step that no roofline term covers (kernel
-    launch and synchronisation floors of a real engine; 0 for the roofline).
+    launch and synchronisation floors of a real engine; 0 for the roofline);
+    request_overhead_s: seconds every request's TTFT pays outside the GPUs (HTTP, tokenisation,
+    scheduling, streaming the first token; 0 for the roofline).
     """
 
     mfu: float
@@ -40,6 +42,7 @@ class Efficiency:
     decode_mfu: float | None = None
     scale_out_util: float | None = None
     layer_overhead_s: float = 0.0
+    request_overhead_s: float = 0.0
     name: str = "custom"
 
     def __post_init__(self):
@@ -48,9 +51,10 @@ class Efficiency:
         for key in ("decode_mfu", "scale_out_util"):
             if getattr(self, key) is not None:
                 fraction(key, getattr(self, key))
-        value = self.layer_overhead_s
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 0.01:
-            raise CostModelError(f"layer_overhead_s: {value!r} must be a number of seconds in [0, 0.01)")
+        for key, top in (("layer_overhead_s", 0.01), ("request_overhead_s", 10.0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < top:
+                raise CostModelError(f"{key}: {value!r} must be a number of seconds in [0, {top:g})")
 
     @property
     def decode_compute(self) -> float:

@@ -8,7 +8,7 @@ Embedding lookups and norms cost no matmul FLOPs and are left out.
 
 from __future__ import annotations
 
-from .architecture import Model, param_breakdown
+from .architecture import Model, attended_positions, param_breakdown
 
 
 def linear_flops_per_token(m: Model) -> dict[str, float]:
@@ -40,16 +40,18 @@ def attention_head_dims(m: Model, absorbed: bool = False) -> tuple[int, int]:
 
 
 def attention_core_flops(m: Model, new_tokens, past_tokens=0, absorbed: bool = False) -> float:
-    """Scores (QK^T) and weighted sum (AV) for new_tokens attending causally to all earlier tokens.
+    """Scores (QK^T) and weighted sum (AV) for new_tokens attending causally to earlier tokens.
 
     Token i (1-based) of the new ones sees past_tokens + i positions, so the positions sum to
     q p + q (q + 1) / 2 for q new and p past tokens: causal prefill is about half the full square.
+    Sliding-window and chunked layers see at most W, resp. their chunk: the sum is averaged over the
+    layers by :func:`costmodel.architecture.attended_positions`.
     FLOPs = 2 n_h (d_qk + d_v) x that sum x L, with the head widths of :func:`attention_head_dims`.
     The absorbed MLA form changes only these widths: its extra per-token projections replace the
     key/value up-projections of the new tokens, the same weights, so the linear FLOPs stay 2 x params.
     """
     d_qk, d_v = attention_head_dims(m, absorbed)
-    positions = new_tokens * past_tokens + new_tokens * (new_tokens + 1) / 2
+    positions = attended_positions(m, new_tokens, past_tokens)
     return 2.0 * m.num_heads * (d_qk + d_v) * positions * m.num_layers
 
 

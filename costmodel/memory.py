@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .architecture import Model, attention_params_split, kv_elements_per_token_per_layer, mlp_params, param_breakdown
+from .architecture import (Model, attention_params_split, kv_cache_positions, kv_elements_per_token_per_layer, mlp_params,
+                           param_breakdown)
 from .units import dtype_bytes
 
 RESERVED_BYTES_PER_GPU = 1.0e9
@@ -69,13 +70,15 @@ def kv_bytes_per_gpu(m: Model, plan, workload, phase: str = "aggregated"):
     """KV cache of every sequence the GPU serves, sized for the full context S_in + S_out
     (for the ``prefill`` phase, for the prompt S_in only: the sequences leave before decoding).
 
-    = ceil(B / dp) x context x kv elements per token per layer x ceil(L / pp) x bytes / kv_shards
+    = ceil(B / dp) x positions(context) x kv elements per token per layer x ceil(L / pp) x bytes / kv_shards
+    positions(N) is N, or less for sliding-window and chunked layers (averaged over the layers:
+    :func:`costmodel.architecture.kv_cache_positions`; a stage is taken to hold the average mix).
     """
     seqs = np.ceil(workload.batch / plan.dp)
     layers = np.ceil(m.num_layers / plan.pp)
     per_token = kv_elements_per_token_per_layer(m) * dtype_bytes(workload.kv_dtype, "kv_dtype")
     context = workload.input_len if phase == "prefill" else workload.context_len
-    return seqs * context * per_token * layers / kv_shards(m, plan.tp)
+    return seqs * kv_cache_positions(m, context) * per_token * layers / kv_shards(m, plan.tp)
 
 
 def activation_bytes_per_token(m: Model, plan, act_bytes: float):

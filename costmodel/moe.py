@@ -93,8 +93,9 @@ def expected_max_normal(n):
     """z(n): expected maximum of n independent standard normals (Blom: Phi^-1((n - 3/8) / (n + 1/4)));
     z(1) = 0, z(2) = 0.55, z(8) = 1.42, z(32) = 2.07."""
     values = np.asarray(n)
-    flat = np.array([_expected_max_normal(int(v)) for v in values.ravel()])
-    return flat.reshape(values.shape) if values.shape else float(flat[0])
+    unique, inverse = np.unique(values, return_inverse=True)
+    table = np.array([_expected_max_normal(int(v)) for v in unique])
+    return table[inverse].reshape(values.shape) if values.shape else float(table[0])
 
 
 def experts_active_fraction(m, tokens):

@@ -104,8 +104,8 @@ def _communication(m: Model, hw, plan, wl, eff, seqs_replica, seqs_all, new_toke
 
     mlp_all_reduces = (m.num_dense_layers if m.is_moe else m.num_layers) + (
         m.num_moe_layers if m.shared_intermediate else 0)
-    tp_bw, tp_lat = comm.link(hw, tp, eff)
-    t_tp = frac * (m.num_layers + mlp_all_reduces) * comm.all_reduce_s(tokens_replica * d * act, tp, tp_bw, tp_lat)
+    t_tp = frac * (m.num_layers + mlp_all_reduces) * comm.hierarchical_all_reduce_s(tokens_replica * d * act, tp, hw,
+                                                                                     eff)
 
     k = m.experts_per_token
     per_rank = seqs_all * new_tokens / (tp * dp)  # tokens each rank dispatches, on average
@@ -116,8 +116,7 @@ def _communication(m: Model, hw, plan, wl, eff, seqs_replica, seqs_all, new_toke
     # expert-TP partial sums: with ep = 1 every expert is local and a rank sums its k expert outputs before the
     # all-reduce (tokens x d); with ep > 1 the k copies of a token sit on different ranks (copies x d)
     etp_payload = tokens_replica / tp * etp * d * act * np.where(ep > 1, k, 1)
-    etp_bw, etp_lat = comm.link(hw, etp, eff)
-    t_etp = frac * m.num_moe_layers * comm.all_reduce_s(etp_payload, etp, etp_bw, etp_lat)
+    t_etp = frac * m.num_moe_layers * comm.hierarchical_all_reduce_s(etp_payload, etp, hw, eff)
     pp_bw, pp_lat = comm.link(hw, tp * dp * plan.pp, eff)
     t_pp = np.where(plan.pp > 1, comm.p2p_s(tokens_replica * d * act, pp_bw, pp_lat), 0.0)
     return {"tp": t_tp, "ep": t_ep, "etp": t_etp, "pp": t_pp}

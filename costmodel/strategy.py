@@ -173,6 +173,7 @@ RULES = {
     "pipeline_bubble": ("warning", "{mb} micro-batches for pp={pp} stages leave the pipeline idle part of the time"),
     "memory_exceeds_capacity": ("error", "needs {need_GB:.1f} GB per GPU, more than the {usable_GB:.1f} GB usable "
                                          "({cap_GB:.1f} GB less {headroom:.0%} headroom)"),
+    "context_exceeds_model": ("warning", "S_in + S_out = {N:,} exceeds the model's maximum context {N_max:,}"),
 }
 
 
@@ -203,6 +204,7 @@ def rule_masks(model, hardware, plan, workload, memory_bytes_per_gpu, headroom: 
         "microbatches_not_dividing": (b_r % mb != 0) | (mb > b_r),
         "pipeline_bubble": (pp > 1) & (mb < pp),
         "memory_exceeds_capacity": memory_bytes_per_gpu > hardware.memory_bytes * (1.0 - headroom),
+        "context_exceeds_model": no | ((m.max_context_len > 0) & (workload.context_len > m.max_context_len)),
     }
 
 
@@ -217,6 +219,7 @@ def violations_from_masks(masks: dict, model, hardware, plan, workload, memory_b
         gpn=hardware.scale_up_gpus, need_GB=memory_bytes_per_gpu / 1e9, cap_GB=hardware.memory_bytes / 1e9,
         usable_GB=hardware.memory_bytes * (1.0 - headroom) / 1e9, headroom=headroom,
         slots=m.num_experts + plan.redundant_experts,
+        N=workload.context_len, N_max=m.max_context_len,
     )
     out = []
     for name, broken in masks.items():

@@ -97,6 +97,16 @@ def test_all_reduce_by_hand():
     assert cm.all_reduce_s(1e9, 8, 450e9, 2e-6) == pytest.approx(3.9168889e-3)
 
 
+def test_hierarchical_all_reduce_by_hand():
+    # 1 GB over 16 GPUs in two 8-GPU domains (seed-gpu): ring in the domain 2 x 7/8 x 1e9 / 450e9 + 14 x 2 us
+    # = 3.9168889e-3 s, then each GPU's 1/8 slice (125 MB) across 2 domains: 2 x 1/2 x 1.25e8 / 50e9 + 2 x 8 us
+    # = 2.516e-3 s; total 6.4328889e-3 s (a flat ring at NIC speed would take 2 x 15/16 x 1e9 / 50e9 = 37.5 ms)
+    assert comm.hierarchical_all_reduce_s(1e9, 16, GPU) == pytest.approx(3.9168889e-3 + 2.516e-3)
+    # inside one domain it is the plain ring
+    assert comm.hierarchical_all_reduce_s(1e9, 8, GPU) == pytest.approx(cm.all_reduce_s(1e9, 8, 450e9, 2e-6))
+    assert comm.hierarchical_all_reduce_s(1e9, 1, GPU) == 0
+
+
 def test_all_to_all_two_tiers_by_hand():
     # 1 GB payload over 16 GPUs, 8 per domain: inside 7/16 x 1e9 / 450e9 = 9.72e-4 s, across 8/16 x 1e9 / 50e9
     # = 0.01 s (the bound); the peers are reached concurrently: one scale-out latency 8 us -> 0.010008 s

@@ -18,6 +18,7 @@ def add(sub) -> None:
 def run(args) -> int:
     m = model_from_args(args)
     out = {"model": m.id, "params_total": m.params_total, "params_active": m.params_active,
+           "params_active_without_embeddings": m.params_active_without_embeddings,
            "kv_bytes_per_token_bf16": m.kv_bytes_per_token("bf16"),
            "kv_bytes_per_token_fp8": m.kv_bytes_per_token("fp8")}
     if args.json:
@@ -27,6 +28,8 @@ def run(args) -> int:
     print_table([
         ("parameters, total", fmt_count(m.params_total), f"({m.params_total:,})"),
         ("parameters, active per token", fmt_count(m.params_active), f"({m.params_active:,})"),
+        ("  without embeddings and LM head", fmt_count(m.params_active_without_embeddings),
+         f"({m.params_active_without_embeddings:,})"),
         ("KV cache per token, bf16", f"{out['kv_bytes_per_token_bf16']:,.0f}", "bytes"),
         ("KV cache per token, fp8", f"{out['kv_bytes_per_token_fp8']:,.0f}", "bytes"),
     ])

@@ -1,0 +1,255 @@
+"""SLA search over serving deployments: aggregated and disaggregated, across concurrency.
+
+The question AIConfigurator answers ("8 H200s, Qwen3-235B FP8, TTFT <= 2 s, TPOT <= 50 ms: which
+deployment gives the most tokens/s per GPU?"), answered analytically with :mod:`costmodel.serving`:
+
+* candidate plans: tp, dp, pp and ep in powers of two up to the GPU budget, experts spread over every
+  GPU of a stage (the engine default etp = tp x dp / ep), no micro-batching; a plan must pass the
+  batch-independent validity rules and hold at least one sequence (KV at the full context);
+* aggregated: every plan at every concurrency of the sweep (per replica: replicas of one plan scale
+  per-GPU numbers unchanged, so one replica stands for the deployment);
+* disaggregated (xPyD): the prefill plans with the highest prefill rate per GPU whose single-request
+  prefill meets the TTFT limit, each paired with every decode plan and every worker split
+  P x GPUs(prefill) + D x GPUs(decode) <= the budget with P and D coprime (2P : 2D workers give the
+  per-GPU numbers of P : D at twice the concurrency);
+* feasible: TTFT <= ``ttft_max_s``, TPOT <= ``tpot_max_s`` (either may be None), and the batch fits;
+* best: the most output tokens/s per GPU (over all GPUs of the deployment); the Pareto frontier of
+  tokens/s per GPU against tokens/s per user, each point with the deployment that reaches it.
+
+Everything is evaluated in numpy arrays: plans x concurrencies (x worker splits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from . import serving
+from .efficiency import resolve_efficiency
+from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
+from .moe import routing_skew
+from .search import pareto_mask, powers_of_two
+from .stage import overlap_policy
+from .strategy import RULES, Workload, plan_label, rule_masks
+from .units import CostModelError, check_choice, positive_int
+
+SERVING_MODES = ("agg", "disagg")
+DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))
+"""1, 2, 4, ..., 1024 requests in flight (per aggregated replica, per disaggregated deployment)."""
+
+PREFILL_CANDIDATES = 4
+"""Prefill plans kept for disaggregated pairs: the fastest per GPU."""
+
+PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
+
+BATCH_FREE_RULES = tuple(n for n, (severity, _) in RULES.items() if severity == "error" and n not in (
+    "memory_exceeds_capacity", "batch_not_divisible_by_dp", "microbatches_not_dividing"))
+"""The error rules that do not depend on the batch (memory is checked by the sequences a plan holds)."""
+
+
+def candidate_plans(model, hardware, workload: Workload, max_gpus: int, phase: str, options: dict) -> dict:
+    """Columns tp, dp, pp, ep, etp (and ``fits``: sequences one worker holds) of the valid plans up to
+    ``max_gpus`` GPUs that hold at least one sequence in ``phase`` (``aggregated`` or ``decode``)."""
+    p2 = np.array(powers_of_two(max_gpus))
+    tp, dp, pp, ep = (a.ravel() for a in np.meshgrid(p2, p2, np.array([1, 2, 4]), p2, indexing="ij"))
+    keep = (tp * dp * pp <= max_gpus) & (ep <= tp * dp) & ((tp * dp) % ep == 0)
+    tp, dp, pp, ep = tp[keep], dp[keep], pp[keep], ep[keep]
+    if not model.is_moe:
+        keep = ep == 1
+        tp, dp, pp, ep = tp[keep], dp[keep], pp[keep], ep[keep]
+    etp = tp * dp // ep
+    plan = SimpleNamespace(tp=tp, dp=dp, pp=pp, ep=ep, etp=etp, microbatches=np.ones_like(tp),
+                           redundant_experts=np.zeros_like(tp))
+    masks = rule_masks(model, hardware, plan, replace(workload, batch=1), 0.0)
+    broken = np.zeros(len(tp), dtype=bool)
+    for name in BATCH_FREE_RULES:
+        broken |= np.broadcast_to(np.asarray(masks[name], dtype=bool), broken.shape)
+    fits = serving.max_decode_batch(model, hardware, plan, workload, options, phase)
+    ok = ~broken & (fits >= dp)
+    return {"tp": tp[ok], "dp": dp[ok], "pp": pp[ok], "ep": ep[ok], "etp": etp[ok], "fits": fits[ok]}
+
+
+def _namespace(columns: dict, index=None, shape=None) -> SimpleNamespace:
+    values = {k: (columns[k] if index is None else columns[k][index]) for k in PLAN_FIELDS}
+    if shape is not None:
+        values = {k: v.reshape(shape) for k, v in values.items()}
+    return SimpleNamespace(**values, microbatches=np.ones_like(values["tp"]),
+                           redundant_experts=np.zeros_like(values["tp"]))
+
+
+def _labels(columns: dict, index=None) -> np.ndarray:
+    """Compact labels of the candidate plans (all, or at ``index``)."""
+    labels = np.array([plan_label(*(int(columns[k][i]) for k in PLAN_FIELDS)) for i in range(len(columns["tp"]))],
+                      dtype=object)
+    return labels if index is None else labels[index]
+
+
+@dataclass
+class ServingSearch:
+    """Every evaluated deployment x concurrency (``points``) and what was asked."""
+
+    model: object
+    hardware: object
+    workload: Workload
+    requirements: dict
+    points: pd.DataFrame
+
+    @property
+    def plans_evaluated(self) -> int:
+        """Deployments (plan or prefill/decode pair with worker split) evaluated, each at every concurrency."""
+        return int(self.points.groupby(["serving", "deployment"]).ngroups) if len(self.points) else 0
+
+    @property
+    def feasible(self) -> pd.DataFrame:
+        return self.points[self.points["feasible"]]
+
+    def best(self, n: int = 10) -> pd.DataFrame:
+        """The n feasible points with the most output tokens/s per GPU (ties: faster per user)."""
+        return self.feasible.sort_values(["output_tokens_per_s_per_gpu", "tokens_per_s_per_user", "deployment"],
+                                         ascending=[False, False, True], kind="mergesort").head(n)
+
+    def frontier(self) -> pd.DataFrame:
+        """Pareto frontier of the feasible points: output tokens/s per GPU against tokens/s per user,
+        sorted by per-user speed, each with ``why`` (the deployment and its numbers)."""
+        f = self.feasible.sort_values(["gpus_total", "deployment", "concurrency"], kind="mergesort")
+        keep = pareto_mask(f["output_tokens_per_s_per_gpu"], f["tokens_per_s_per_user"], (True, True))
+        out = f[keep].sort_values("tokens_per_s_per_user", kind="mergesort")
+        return out.assign(why=[_why(r) for _, r in out.iterrows()])
+
+    def as_dict(self, top: int = 10) -> dict:
+        wl = self.workload
+        columns = ["serving", "deployment", "prefill_plan", "prefill_workers", "decode_plan", "decode_workers",
+                   "gpus_total", "concurrency", "ttft_s", "tpot_s", "output_tokens_per_s_per_gpu",
+                   "input_tokens_per_s_per_gpu", "tokens_per_s_per_user"]
+
+        def rows(frame, extra=()):
+            return [{k: _plain(r[k]) for k in (*columns, *extra)} for _, r in frame.iterrows()]
+        return {"model": self.model.id, "hardware": self.hardware.id,
+                "workload": {"input_len": wl.input_len, "output_len": wl.output_len, "weight_dtype": wl.weight_dtype,
+                             "kv_dtype": wl.kv_dtype},
+                "requirements": dict(self.requirements), "plans_evaluated": self.plans_evaluated,
+                "points_evaluated": len(self.points), "points_feasible": int(self.points["feasible"].sum()),
+                "best": rows(self.best(top)), "frontier": rows(self.frontier(), ("why",))}
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v
+
+
+def _why(row) -> str:
+    where = (f"aggregated {row['decode_plan']} (x{row['decode_workers']} replicas)" if row["serving"] == "agg" else
+             f"disaggregated {row['prefill_workers']} x {row['prefill_plan']} prefill + {row['decode_workers']} x "
+             f"{row['decode_plan']} decode")
+    return (f"{where} on {row['gpus_total']} GPUs at {row['concurrency']} requests in flight: TTFT "
+            f"{row['ttft_s']:.3g} s, TPOT {row['tpot_s'] * 1e3:.3g} ms, {row['output_tokens_per_s_per_gpu']:,.0f} "
+            f"output tokens/s per GPU, {row['tokens_per_s_per_user']:.3g} tokens/s per user")
+
+
+def _frame(serving_mode, out, concurrency, deployment, prefill_plan, prefill_workers, decode_plan, decode_workers,
+           limits) -> pd.DataFrame:
+    n = out["tpot_s"].size
+    shape = out["tpot_s"].shape
+
+    def spread(values):
+        return np.broadcast_to(np.asarray(values).reshape((-1,) + (1,) * (len(shape) - 1)), shape).ravel()
+    frame = pd.DataFrame({
+        "serving": serving_mode, "deployment": spread(deployment), "prefill_plan": spread(prefill_plan),
+        "prefill_workers": spread(prefill_workers), "decode_plan": spread(decode_plan),
+        "decode_workers": spread(decode_workers),
+        "concurrency": np.broadcast_to(concurrency, shape).ravel().astype(int),
+        **{k: np.broadcast_to(out[k], shape).ravel() for k in ("gpus_total", "ttft_s", "tpot_s",
+                                                               "output_tokens_per_s_per_gpu",
+                                                               "input_tokens_per_s_per_gpu", "tokens_per_s_per_user",
+                                                               "decode_batch")},
+    }, index=range(n))
+    frame["gpus_total"] = frame["gpus_total"].astype(int)
+    ok = np.isfinite(frame["ttft_s"]) & (frame["output_tokens_per_s_per_gpu"] > 0)
+    if limits["ttft_max_s"]:
+        ok &= frame["ttft_s"] <= limits["ttft_max_s"]
+    if limits["tpot_max_s"]:
+        ok &= frame["tpot_s"] <= limits["tpot_max_s"]
+    frame["feasible"] = ok
+    return frame
+
+
+def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, ttft_max_s: float | None = None,
+                   tpot_max_s: float | None = None, modes=SERVING_MODES, concurrency=DEFAULT_CONCURRENCY,
+                   efficiency=None, mfu: float | None = None, bw_util: float | None = None, overlap="none",
+                   routing=None, speculation: serving.Speculation | None = None,
+                   memory_headroom: float = MEMORY_HEADROOM,
+                   reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> ServingSearch:
+    """Aggregated and disaggregated deployments on up to ``max_gpus`` GPUs over a concurrency sweep
+    (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored)."""
+    max_gpus = positive_int("max_gpus", max_gpus)
+    modes = tuple(modes)
+    for mode in modes:
+        check_choice("serving", mode, SERVING_MODES)
+    for name, value in (("ttft_max_s", ttft_max_s), ("tpot_max_s", tpot_max_s)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise CostModelError(f"{name}: {value!r} must be a positive number or None")
+    conc = np.array(sorted({positive_int("concurrency", c) for c in concurrency}), dtype=float)
+    eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
+    options = {"overlap": overlap_policy(overlap), "routing": routing_skew(routing),
+               "memory_headroom": memory_headroom, "reserved_bytes": reserved_bytes}
+    limits = {"ttft_max_s": ttft_max_s, "tpot_max_s": tpot_max_s}
+    frames = []
+    if "agg" in modes:
+        frames.append(_aggregated(model, hardware, workload, max_gpus, conc, eff, speculation, options, limits))
+    if "disagg" in modes:
+        frames.append(_disaggregated(model, hardware, workload, max_gpus, conc, eff, speculation, options, limits))
+    points = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else \
+        pd.DataFrame(columns=["serving", "deployment", "feasible", "gpus_total"])
+    requirements = dict(limits, max_gpus=max_gpus, serving=",".join(modes),
+                        mtp=speculation.draft_tokens if speculation else 0)
+    return ServingSearch(model, hardware, workload, requirements, points)
+
+
+def _aggregated(model, hardware, wl, max_gpus, conc, eff, speculation, options, limits) -> pd.DataFrame:
+    plans = candidate_plans(model, hardware, wl, max_gpus, "aggregated", options)
+    if not len(plans["tp"]):
+        return pd.DataFrame()
+    plan = _namespace(plans, shape=(-1, 1))
+    out = serving.aggregated(model, hardware, serving.Pool(plan, 1), wl, eff, conc[None, :], speculation=speculation,
+                             options=options)
+    labels = _labels(plans)
+    return _frame("agg", out, conc[None, :], labels, "", 0, labels, 1, limits)
+
+
+def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, options, limits) -> pd.DataFrame:
+    if max_gpus < 2:
+        return pd.DataFrame()
+    prefill = candidate_plans(model, hardware, wl, max_gpus - 1, "prefill", options)
+    decode = candidate_plans(model, hardware, wl, max_gpus - 1, "decode", options)
+    if not len(prefill["tp"]) or not len(decode["tp"]):
+        return pd.DataFrame()
+    mu, t_1 = serving.prefill_rate(model, hardware, _namespace(prefill), wl, eff, options)
+    gpus_p = prefill["tp"] * prefill["dp"] * prefill["pp"]
+    order = np.lexsort((np.arange(len(mu)), -mu / gpus_p))
+    meets = order[t_1[order] <= (limits["ttft_max_s"] or np.inf)][:PREFILL_CANDIDATES]
+    gpus_d = decode["tp"] * decode["dp"] * decode["pp"]
+    pi, di, pw, dw = [], [], [], []
+    for i in meets:
+        for j in range(len(gpus_d)):
+            for p in range(1, (max_gpus - gpus_d[j]) // gpus_p[i] + 1):
+                d = np.arange(1, (max_gpus - p * gpus_p[i]) // gpus_d[j] + 1)
+                d = d[np.gcd(d, p) == 1]  # k P : k D is P : D at k times the concurrency
+                pi += [i] * len(d)
+                di += [j] * len(d)
+                pw += [p] * len(d)
+                dw += list(d)
+    if not pi:
+        return pd.DataFrame()
+    pi, di, pw, dw = (np.array(v) for v in (pi, di, pw, dw))
+    out = serving.disaggregated(model, hardware, serving.Pool(_namespace(prefill, pi, (-1, 1)), pw[:, None]),
+                                serving.Pool(_namespace(decode, di, (-1, 1)), dw[:, None]), wl, eff, conc[None, :],
+                                speculation=speculation, options=options)
+    p_labels, d_labels = _labels(prefill, pi), _labels(decode, di)
+    deployment = np.array([f"{a}x{p} / {b}x{d}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
+    return _frame("disagg", out, conc[None, :], deployment, p_labels, pw, d_labels, dw, limits)

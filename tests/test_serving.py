@@ -1,0 +1,157 @@
+"""Serving: closed-loop steady state, disaggregated pools, KV transfer, MTP, by hand."""
+
+import numpy as np
+import pytest
+
+import costmodel as cm
+from costmodel import serving
+
+DSV3 = cm.load_model("deepseek-v3")
+H200 = cm.load_hardware("h200-sxm")
+PEAK = cm.efficiency.DATASHEET
+
+
+def test_published_acceptance():
+    # DeepSeek-V3 report: 85-90 % for the second token -> 1.85; SGLang MTP blog: 2.18 (3-token window), 2.44 (4)
+    assert [serving.published_acceptance(n) for n in (1, 2, 3)] == [1.85, 2.18, 2.44]
+    # beyond 3: p with 1 + p + p^2 + p^3 = 2.44 is 0.67549; tau(4) = 2.44 + p^4 = 2.64820
+    p = 0.675492
+    assert 1 + p + p**2 + p**3 == pytest.approx(2.44, abs=1e-4)
+    assert serving.published_acceptance(4) == pytest.approx(2.44 + p**4, abs=1e-4)
+    assert serving.Speculation(2).acceptance == 2.18
+    with pytest.raises(cm.CostModelError, match=r"acceptance: 3.5 must be a number of tokens in \[1, 3\]"):
+        serving.Speculation(2, 3.5)
+    with pytest.raises(cm.CostModelError, match="mtp: 0 must be a whole number >= 1"):
+        serving.Speculation(0)
+
+
+def test_kv_transfer_by_hand():
+    # DeepSeek-V3, FP8 KV, 1024-token prompt: 1024 x (512 + 64) x 61 layers x 1 B = 35,979,264 B; MLA keeps one
+    # latent per token replicated over tp, so one GPU of the TP8 prefill worker sends it:
+    # over the NIC 8 us + 35,979,264 / 50e9 = 7.27585e-4 s; over NVLink 2 us + 35,979,264 / 450e9 = 8.1954e-5 s
+    wl = cm.Workload(1, 1024, 128, "fp8", "fp8")
+    assert serving.kv_transfer_s(DSV3, H200, cm.Plan(tp=8), wl, PEAK, False) == pytest.approx(8e-6 + 35979264 / 50e9)
+    assert serving.kv_transfer_s(DSV3, H200, cm.Plan(tp=8), wl, PEAK, True) == pytest.approx(2e-6 + 35979264 / 450e9)
+    # only the last chunk of a long prompt adds to TTFT: 20,000 tokens send 8192 after the prefill ends
+    long = cm.Workload(1, 20_000, 128, "fp8", "fp8")
+    assert serving.kv_transfer_s(DSV3, H200, cm.Plan(tp=8), long, PEAK, False) == pytest.approx(
+        8e-6 + 8192 * 576 * 61 / 50e9)
+
+
+def stub(monkeypatch, step=lambda b: 0.01 + 0.001 * b, mu=10.0, t_1=0.1, cap=1e9):
+    """Replace the physics with simple stand-ins so the steady state can be solved by hand."""
+    def decode_step(model, hw, plan, wl, eff, batch, speculation, options):
+        s = step(np.asarray(batch, dtype=float))
+        if speculation is None:
+            return s, s
+        n = speculation.draft_tokens
+        return s, (1.5 * s + n * 0.002) / speculation.acceptance  # verify 1.5 s(B), draft 2 ms each
+    monkeypatch.setattr(serving, "decode_step", decode_step)
+    monkeypatch.setattr(serving, "prefill_rate", lambda *a, **k: (mu, t_1))
+    monkeypatch.setattr(serving, "max_decode_batch", lambda *a, **k: cap)
+
+
+def solve_by_scan(n, s_out, step, mu, t_1, disagg_capacity=None):
+    """Independent scalar solution of the module's equations: scan B finely, keep the best N(B) = n."""
+    best = None
+    for b in np.linspace(1e-3, n, 400_001):
+        s = step(b)
+        if disagg_capacity is None:
+            a = b / (s_out * s * mu)
+            rho = a / (1 + a)
+            tpot = s / (1 - rho)
+            x = b / (s_out * tpot)
+            ttft = t_1 + s / 2 + rho / (2 * mu * (1 - rho))
+        else:
+            tpot, x = s, b / (s_out * s)
+            rho = x / disagg_capacity
+            ttft = t_1 + rho / (2 * mu * (1 - rho))
+        gap = abs(b + x * ttft - n)
+        if best is None or gap < best[0]:
+            best = (gap, b, tpot, x, ttft)
+    return best[1:]
+
+
+def test_aggregated_steady_state_by_hand(monkeypatch):
+    # s(B) = 10 ms + 1 ms x B, prefill 10 requests/s when busy, 0.1 s alone, S_out = 101, N = 20:
+    # rho = a / (1 + a), a = B / (100 s mu); TPOT = s / (1 - rho); X = B / (100 TPOT);
+    # TTFT = 0.1 + s/2 + rho / (2 mu (1 - rho)); N = B + X TTFT
+    stub(monkeypatch)
+    wl = cm.Workload(1, 1000, 101)
+    out = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, 20)
+    b, tpot, x, ttft = solve_by_scan(20, 100, lambda b: 0.01 + 0.001 * b, 10.0, 0.1)
+    assert float(out["decode_batch"]) == pytest.approx(b, rel=2e-3)
+    assert float(out["tpot_s"]) == pytest.approx(tpot, rel=2e-3)
+    assert float(out["ttft_s"]) == pytest.approx(ttft, rel=2e-3)
+    assert float(out["requests_per_s"]) == pytest.approx(x, rel=2e-3)
+    # Little's law over the whole loop and the per-GPU rates: 8 GPUs, S_in 1000, S_out 101
+    assert float(out["requests_per_s"] * (out["ttft_s"] + 100 * out["tpot_s"])) == pytest.approx(20, rel=1e-3)
+    assert float(out["output_tokens_per_s_per_gpu"]) == pytest.approx(x * 101 / 8, rel=2e-3)
+    assert float(out["input_tokens_per_s_per_gpu"]) == pytest.approx(x * 1000 / 8, rel=2e-3)
+    # two workers share the load: each sees N = 10, throughput doubles over twice the GPUs
+    two = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8), 2), wl, PEAK, 40)
+    assert float(two["tpot_s"]) == pytest.approx(float(out["tpot_s"]), rel=1e-3)
+
+
+def test_slot_wait_when_memory_caps_the_batch(monkeypatch):
+    # cap B at 5 with N = 20: X = B (1 - rho) / (100 s(5)), and the 20 - 5 - X TTFT requests wait for a slot:
+    # TTFT = N / X - 100 TPOT (Little's law over the loop)
+    stub(monkeypatch, cap=5.0)
+    out = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), cm.Workload(1, 1000, 101), PEAK, 20)
+    assert float(out["decode_batch"]) == pytest.approx(5.0)
+    s = 0.015
+    a = 5 / (100 * s * 10)
+    rho = a / (1 + a)
+    x = 5 * (1 - rho) / (100 * s)
+    assert float(out["requests_per_s"]) == pytest.approx(x, rel=1e-9)
+    assert float(out["ttft_s"]) == pytest.approx(20 / x - 100 * s / (1 - rho), rel=1e-9)
+
+
+def test_disaggregated_rate_matching_by_hand(monkeypatch):
+    # one prefill worker (10 requests/s), two decode workers, N = 30: per decode worker s(B) = 10 ms + 1 ms B,
+    # X = 2 B / (100 s(B)), rho = X / 10, TTFT = 0.1 + rho / (2 x 10 (1 - rho)) + KV transfer
+    stub(monkeypatch)
+    wl = cm.Workload(1, 1000, 101, "fp8", "fp8")
+    out = serving.disaggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), serving.Pool(cm.Plan(tp=8), 2), wl, PEAK,
+                                30)
+    transfer = float(out["kv_transfer_s"])
+    # 3 workers x 8 GPUs = 24 > one 8-GPU domain: over the NIC, 1000 x 576 x 61 B from one sender
+    assert transfer == pytest.approx(8e-6 + 1000 * 576 * 61 / 50e9)
+    b, tpot, x, ttft = solve_by_scan(15, 100, lambda b: 0.01 + 0.001 * b, 10.0, 0.1 + transfer, disagg_capacity=5.0)
+    assert float(out["decode_batch"]) == pytest.approx(b, rel=2e-3)
+    assert float(out["requests_per_s"]) == pytest.approx(2 * x, rel=2e-3)
+    assert float(out["matched_prefill_workers"]) == pytest.approx(2 * x / 10, rel=2e-3)
+    assert float(out["output_tokens_per_s_per_decode_gpu"]) == pytest.approx(2 * x * 101 / 16, rel=2e-3)
+    assert float(out["input_tokens_per_s_per_prefill_gpu"]) == pytest.approx(2 * x * 1000 / 8, rel=2e-3)
+    assert float(out["output_tokens_per_s_per_gpu"]) == pytest.approx(2 * x * 101 / 24, rel=2e-3)
+
+
+def test_mtp_divides_the_step_by_the_accepted_tokens(monkeypatch):
+    # with n = 1 and tau = 1.85: s_eff(B) = (1.5 s(B) + 2 ms) / 1.85 per output token
+    stub(monkeypatch)
+    wl = cm.Workload(1, 1000, 101)
+    plain = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, 1, options={})
+    mtp = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, 1, speculation=serving.Speculation(1))
+    b = float(mtp["decode_batch"])
+    s = 0.01 + 0.001 * b
+    a = b / (100 * (1.5 * s + 0.002) / 1.85 * 10)
+    rho = a / (1 + a)
+    assert float(mtp["tpot_s"]) == pytest.approx((1.5 * s + 0.002) / 1.85 / (1 - rho), rel=1e-6)
+    assert float(mtp["tpot_s"]) < float(plain["tpot_s"])
+
+
+def test_step_curve_interpolates_the_library_within_one_percent():
+    wl = cm.Workload(1, 1024, 1024, "fp8", "fp8")
+    plan = cm.Plan(tp=8, ep=8)
+    curve = serving.StepCurve(DSV3, H200, plan, wl, PEAK, 512, None, {})
+    for b in (1, 3, 17, 100, 333, 512):
+        direct, _ = serving.decode_step(DSV3, H200, plan, wl, PEAK, b, None, {})
+        assert float(curve(b)[0]) == pytest.approx(float(direct), rel=0.01)
+
+
+def test_concurrency_sweep_is_vectorised_and_monotone():
+    wl = cm.Workload(1, 1024, 1024, "fp8", "fp8")
+    conc = np.array([1, 4, 16, 64, 256])
+    out = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8, ep=8)), wl, PEAK, conc)
+    assert np.all(np.diff(out["tpot_s"]) > 0) and np.all(np.diff(out["output_tokens_per_s_per_gpu"]) > 0)
+    assert np.all(np.diff(out["tokens_per_s_per_user"]) < 0)
