@@ -583,7 +583,8 @@ def search_summary(results: dict) -> pd.DataFrame:
 
 
 def why_markdown(table: pd.DataFrame) -> str:
-    """The ``why`` sentences of :func:`costmodel.audit.requirements.comparison` as a Markdown list, one block per document."""
+    """The ``why`` sentences of :func:`costmodel.audit.requirements.comparison` as a Markdown list, one block
+    per document."""
     lines = []
     for doc, rows in table.groupby("document", sort=False):
         old = rows.loc[rows["role"] == "document", "plan"].iloc[0]

@@ -116,6 +116,8 @@ def show(value, dimension: str, digits: int = 4) -> str:
     v = float(value)
     if dimension in SCALES and math.isfinite(v):
         threshold, divisor, unit = next(s for s in SCALES[dimension] if abs(v) >= s[0])
+        if divisor == 1 and v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,} {unit}"
         return f"{number(v / divisor, digits)} {unit}"
     if v.is_integer() and abs(v) < 1e15:
         return f"{int(v):,}"
