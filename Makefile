@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: setup book test notebooks lab benchmark clean
+.PHONY: setup book test notebooks lab benchmark screenshots clean
 
 setup: $(VENV)/.installed
 
@@ -30,11 +30,18 @@ notebooks: setup
 	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.record_timing=False "$$nb" || exit 1; \
 	  $(BIN)/python tools/strip_metadata.py "$$nb"; done
 
+# JupyterLab on the notebooks; extra options through ARGS (make lab ARGS="--no-browser --port 8899").
+# As root (a container, CI) JupyterLab refuses to start without --allow-root: add it there only.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ALLOW_ROOT) $(ARGS)
 
 benchmark: setup
 	$(BIN)/python benchmarks/search_speed.py
+
+# A full-page PNG of every page of the built book at 1280 px, in book/_build/screenshots (needs chromium).
+screenshots: setup
+	$(BIN)/python tools/screenshots.py $(ARGS)
 
 clean:
 	rm -rf book/_build .pytest_cache .hypothesis

@@ -47,6 +47,15 @@ def cell(value, digits: int = 3) -> str:
     return str(value)
 
 
+def text_table(frame: pd.DataFrame, left=()) -> str:
+    """Aligned plain text of a table of strings (as :func:`table` gives): the ``left`` columns aligned left,
+    the others right, two spaces between columns, no trailing blanks."""
+    cells = [[str(c) for c in frame.columns]] + [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(frame.columns))]
+    return "\n".join("  ".join(c.ljust(w) if name in left else c.rjust(w)
+                                for c, w, name in zip(row, widths, frame.columns)).rstrip() for row in cells)
+
+
 def table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> pd.DataFrame:
     """A copy of ``frame`` with every cell formatted by :func:`cell` (text columns unchanged but
     for empty cells). Headers are kept as given: put the unit in them (``"TTFT (s)"``)."""

@@ -95,6 +95,9 @@ def resolve_efficiency(hardware, efficiency=None, mfu: float | None = None,
     hardware's scenario efficiency (None). ``mfu`` / ``bw_util`` override the profile's values
     (``mfu`` sets the decode compute efficiency too).
     """
+    if not (efficiency is None or isinstance(efficiency, (str, Efficiency))):
+        raise CostModelError(f"efficiency: {efficiency!r} must be a profile name ({', '.join(profile_names())}) "
+                             "or an Efficiency")
     if efficiency is None or efficiency == "scenario":
         eff = hardware.efficiency
     elif isinstance(efficiency, Efficiency):

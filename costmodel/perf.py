@@ -22,9 +22,11 @@ from .architecture import Model
 from .efficiency import Efficiency, resolve_efficiency
 from .flops import decode_flops, prefill_flops
 from .hardware import Hardware
+from .inputs import as_hardware, as_model, as_plan, as_workload, check_options
 from .memory import (MEMORY_HEADROOM, PREFILL_CHUNK_TOKENS, RESERVED_BYTES_PER_GPU, memory_bytes_per_gpu,
                      usable_memory_bytes)
 from .moe import experts_active_fraction, routing_skew
+from .report import EstimateView
 from .stage import overlap_policy, stage_time
 from .strategy import Plan, Violation, Workload, errors, rule_masks, violations_from_masks
 
@@ -117,9 +119,10 @@ def evaluate(model: Model, hardware: Hardware, plan, workload: Workload, efficie
     }
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """The metrics of one plan (SI units: bytes, FLOP, seconds, tokens/s) and its violations."""
+@dataclass(frozen=True, repr=False)
+class Estimate(EstimateView):
+    """The metrics of one plan (SI units: bytes, FLOP, seconds, tokens/s) and its violations; each metric
+    is also an attribute (``e.ttft_s``). Shows as one line (``repr``) and as a table in a notebook."""
 
     model_id: str
     hardware_id: str
@@ -154,17 +157,20 @@ class Estimate:
         }
 
 
-def estimate(model: Model, hardware: Hardware, plan: Plan, workload: Workload, efficiency=None, *,
+def estimate(model: Model | str, hardware: Hardware | str, plan: Plan | str, workload: Workload, efficiency=None, *,
              mfu: float | None = None, bw_util: float | None = None, overlap="none", routing=None,
              reserved_bytes: float = RESERVED_BYTES_PER_GPU, memory_headroom: float = MEMORY_HEADROOM,
              prefill_chunk_tokens: float = PREFILL_CHUNK_TOKENS) -> Estimate:
     """Memory, times and throughput of one plan, with its violations (an invalid plan still gets numbers).
 
-    efficiency: None or ``"scenario"`` (the hardware file's), ``"datasheet"`` (100 %), a calibrated
-    profile name, or an :class:`Efficiency`; ``mfu``/``bw_util`` override it. overlap: ``none`` or
-    ``two-batch``; routing: ``measured`` (default), ``uniform`` or a :class:`costmodel.moe.RoutingSkew`;
-    memory_headroom: share of memory left free (default 10 %).
+    model, hardware: objects or bundled ids (``"qwen3-235b-a22b"``, ``"h100-sxm"``); plan: a :class:`Plan`
+    or a string for :meth:`Plan.parse` (``"tp=8,ep=8"``). efficiency: None or ``"scenario"`` (the hardware
+    file's), ``"datasheet"`` (100 %), a calibrated profile name, or an :class:`Efficiency`; ``mfu``/``bw_util``
+    override it. overlap: ``none`` or ``two-batch``; routing: ``measured`` (default), ``uniform`` or a
+    :class:`costmodel.moe.RoutingSkew`; memory_headroom: share of memory left free (default 10 %).
     """
+    model, hardware, plan, workload = as_model(model), as_hardware(hardware), as_plan(plan), as_workload(workload)
+    check_options(reserved_bytes, memory_headroom)
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     policy, skew = overlap_policy(overlap), routing_skew(routing)
     raw = evaluate(model, hardware, plan, workload, eff, overlap=policy, routing=skew, reserved_bytes=reserved_bytes,

@@ -19,26 +19,34 @@ minimised).
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from . import display
 from .architecture import Model
 from .efficiency import Efficiency, resolve_efficiency
 from .hardware import Hardware
+from .inputs import as_hardware, as_model, as_workload, check_options
 from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
 from .moe import routing_skew
 from .stage import overlap_policy
 from .perf import Estimate, estimate, evaluate
 from .strategy import RULES, Plan, Workload, errors, rule_masks
-from .units import GB, CostModelError, check_choice, positive_int
+from .units import GB, MAX_BATCH, MAX_DEGREE, MAX_GPUS, CostModelError, check_choice, positive_int
 
 DEGREE_FIELDS = ("tp", "dp", "pp", "ep", "etp", "microbatches")
 """Plan fields the search varies (see :class:`costmodel.Plan`)."""
 
 PLAN_COLUMNS = DEGREE_FIELDS + ("batch",)
+
+MAX_PLANS = 150_000
+"""Most candidate plans one search evaluates (about 1 s and 200 MB); a larger space is refused before any
+plan is evaluated, with a message that says how to narrow it (a lower GPU budget, a smaller batch, ``degrees``)."""
 
 THROUGHPUT_METRICS = ("output_tokens_per_s_per_gpu", "input_tokens_per_s_per_gpu")
 """Readings of "throughput per GPU": decode output tokens/s/GPU or prefill input tokens/s/GPU."""
@@ -49,6 +57,11 @@ WARNING_RULES = tuple(name for name, (severity, _) in RULES.items() if severity 
 CONSTRAINTS = ("ttft_max_s", "min_tokens_per_s_per_gpu", "min_tokens_per_s_per_user")
 """Names of the requirements a valid plan can miss (reported in the ``unmet`` column)."""
 
+REQUIREMENT_METRICS = {"ttft_max_s": ("ttft_s", True), "min_tokens_per_s_per_gpu": (None, False),
+                       "min_tokens_per_s_per_user": ("tokens_per_s_per_user", False)}
+"""Requirement: (the metric it bounds, None for the throughput metric the search was asked to read;
+True for an upper limit, False for a floor)."""
+
 
 def powers_of_two(limit: int) -> list[int]:
     """1, 2, 4, ... up to and including ``limit`` (the default candidate degrees)."""
@@ -56,12 +69,12 @@ def powers_of_two(limit: int) -> list[int]:
     return [2**i for i in range(limit.bit_length()) if 2**i <= limit]
 
 
-def _candidates(name: str, values, limit: int) -> np.ndarray:
+def _candidates(name: str, values, limit: int, maximum: int = MAX_DEGREE) -> np.ndarray:
     if values is None:
         return np.array(powers_of_two(limit), dtype=np.int64)
-    if isinstance(values, (int, np.integer)) or not len(values):
-        raise CostModelError(f"degrees[{name!r}]: {values!r} must be a non-empty list of whole numbers >= 1")
-    return np.array(sorted({positive_int(f"degrees[{name!r}]", v) for v in values}), dtype=np.int64)
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not len(values):
+        raise CostModelError(f"{name}: {values!r} must be a non-empty list of whole numbers >= 1")
+    return np.array(sorted({positive_int(name, v, maximum) for v in values}), dtype=np.int64)
 
 
 def _cross(table: dict, name: str, values: np.ndarray) -> dict:
@@ -83,13 +96,15 @@ def enumerate_plans(workload: Workload, max_gpus: int, degrees: dict | None = No
     degrees: optional {field: candidate values} for any of :data:`DEGREE_FIELDS`; the others stay
     powers of two up to ``max_gpus`` (micro-batches: up to the largest batch).
     """
-    max_gpus = positive_int("max_gpus", max_gpus)
+    max_gpus = positive_int("max_gpus", max_gpus, MAX_GPUS)
+    if degrees is not None and not isinstance(degrees, dict):
+        raise CostModelError(f"degrees: {degrees!r} must be a dict {{field: candidate values}}")
     degrees = dict(degrees or {})
     for name in degrees:
         check_choice("degrees", name, DEGREE_FIELDS)
-    batch_values = _candidates("batches", [workload.batch] if batches is None else batches, 1)
+    batch_values = _candidates("batches", [workload.batch] if batches is None else batches, 1, MAX_BATCH)
     limits = dict.fromkeys(DEGREE_FIELDS, max_gpus) | {"microbatches": int(batch_values.max())}
-    cand = {name: _candidates(name, degrees.get(name), limits[name]) for name in DEGREE_FIELDS}
+    cand = {name: _candidates(f"degrees[{name!r}]", degrees.get(name), limits[name]) for name in DEGREE_FIELDS}
     t: dict = {}
     for name in ("tp", "dp", "pp"):
         t = _cross(t, name, cand[name])
@@ -98,6 +113,11 @@ def enumerate_plans(workload: Workload, max_gpus: int, degrees: dict | None = No
     t = _keep(t, t["ep"] <= t["tp"] * t["dp"])
     t = _cross(t, "etp", cand["etp"])
     t = _keep(t, t["ep"] * t["etp"] <= t["tp"] * t["dp"])
+    count = sum(int(np.searchsorted(cand["microbatches"], -(-int(b) // t["dp"]), side="right").sum())
+                for b in batch_values)
+    if count > MAX_PLANS:
+        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give {count:,} candidate plans, more than the "
+                             f"{MAX_PLANS:,} one search evaluates; lower max_gpus or the batch, or narrow degrees")
     t = _cross(t, "batch", batch_values)
     t = _cross(t, "microbatches", cand["microbatches"])
     t = _keep(t, t["microbatches"] <= -(-t["batch"] // t["dp"]))
@@ -250,16 +270,61 @@ class SearchResult:
         return pd.DataFrame(rows).sort_values("rule", key=lambda c: c.map(order), kind="mergesort").reset_index(
             drop=True)
 
+    def requirement_misses(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Relative shortfall of each row against each requirement that is set (0 when met):
+        TTFT (t - limit) / limit; floors (floor - x) / floor."""
+        req, out = self.requirements, pd.DataFrame(index=rows.index)
+        for name, (column, is_limit) in REQUIREMENT_METRICS.items():
+            bound = req.get(name)
+            if bound:
+                values = rows[req["throughput_metric"] if column is None else column].to_numpy(dtype=float)
+                out[name] = np.maximum((values - bound) / bound if is_limit else (bound - values) / bound, 0.0)
+        return out
+
+    def why_none(self) -> dict | None:
+        """Why no plan is feasible (None when some plan is): the binding constraint and the closest plan.
+
+        ``binding``: among the plans that fail the fewest rules of severity error and requirements (``fewest``
+        of them; 1: the plans that this constraint alone rules out), the rule or requirement they fail most
+        often, with ``binding_plans`` of them failing it. ``closest``: the valid plan whose largest relative
+        shortfall against a requirement (:meth:`requirement_misses`) is the smallest (ties: fewer GPUs, then
+        smaller degrees), ``misses`` its shortfalls; None when no plan is valid.
+        """
+        if self.plans["feasible"].any() or self.plans.empty:
+            return None
+        combos = (self.plans["errors"] + "|" + self.plans["unmet"]).value_counts(sort=False)
+        failed = {combo: {n for n in combo.replace("|", ",").split(",") if n} for combo in combos.index}
+        fewest = min(len(names) for names in failed.values())
+        tally: dict = {}
+        for combo, names in failed.items():
+            if len(names) == fewest:
+                for name in names:
+                    tally[name] = tally.get(name, 0) + int(combos[combo])
+        order = {n: i for i, n in enumerate((*RULES, *CONSTRAINTS))}
+        binding = max(tally, key=lambda n: (tally[n], -order.get(n, len(order))))
+        out = {"binding": binding, "binding_plans": tally[binding], "fewest": fewest, "closest": None,
+               "misses": {}}
+        valid = self.plans[self.plans["valid"]]
+        if not valid.empty:
+            misses = self.requirement_misses(valid)
+            worst = misses.max(axis=1) if len(misses.columns) else pd.Series(0.0, index=valid.index)
+            ranked = valid.assign(_worst=_significant(worst)).sort_values(["_worst", "gpus_total", *PLAN_COLUMNS],
+                                                                          kind="mergesort")
+            out["closest"] = ranked.drop(columns="_worst").iloc[0]
+            out["misses"] = {k: float(v) for k, v in misses.loc[ranked.index[0]].items() if v > 0}
+        return out
+
     def relaxed(self, *names: str) -> "SearchResult":
         """The same plans with the named requirements (see :data:`CONSTRAINTS`) dropped: what comes
         closest when nothing meets them all. No plan is evaluated again."""
         for name in names:
             check_choice("requirement", name, CONSTRAINTS)
         df = self.plans.copy()
-        kept = [c for c in CONSTRAINTS if c not in names]
-        failed = [df["unmet"].str.split(",").map(lambda u, c=c: c in u).to_numpy() for c in kept]
-        df["unmet"] = df["unmet"].map(lambda u: ",".join(x for x in u.split(",") if x and x not in names))
-        df["feasible"] = df["valid"].to_numpy() & ~np.any(np.stack(failed), axis=0) if failed else df["valid"]
+        # a few distinct ``unmet`` strings among many plans: work on those, then map them back
+        combos = {u: [x for x in u.split(",") if x] for u in df["unmet"].unique()}
+        misses_kept = {u: any(x not in names for x in xs) for u, xs in combos.items()}
+        df["feasible"] = df["valid"].to_numpy() & ~df["unmet"].map(misses_kept).to_numpy(dtype=bool)
+        df["unmet"] = df["unmet"].map({u: ",".join(x for x in xs if x not in names) for u, xs in combos.items()})
         requirements = {**self.requirements, **dict.fromkeys(names)}
         return SearchResult(self.model, self.hardware, self.workload, self.efficiency, self.options,
                             requirements, df)
@@ -318,7 +383,7 @@ def plan_of(row) -> Plan:
     return Plan(*(int(row[k]) for k in DEGREE_FIELDS))
 
 
-def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int = 512, *,
+def search(model: Model | str, hardware: Hardware | str, workload: Workload, max_gpus: int = 512, *,
            ttft_max_s: float | None = None, min_tokens_per_s_per_gpu: float | None = None,
            throughput_metric: str = "output_tokens_per_s_per_gpu", min_tokens_per_s_per_user: float | None = None,
            degrees: dict | None = None, batches=None, efficiency=None, mfu: float | None = None,
@@ -330,13 +395,17 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
     ``throughput_metric`` (output or input tokens/s/GPU); min_tokens_per_s_per_user: floor on
     1 / TPOT. efficiency / mfu / bw_util / overlap / routing / memory_headroom as in :func:`costmodel.estimate`.
     Columns ``unmet`` (requirement names) and ``feasible`` join the ones of :func:`evaluate_plans`.
+    model and hardware may be bundled ids (``"qwen3-235b-a22b"``, ``"h100-sxm"``).
     """
+    model, hardware, workload = as_model(model), as_hardware(hardware), as_workload(workload)
+    check_options(reserved_bytes, memory_headroom)
     check_choice("throughput_metric", throughput_metric, THROUGHPUT_METRICS)
     limits = {"ttft_max_s": ttft_max_s, "min_tokens_per_s_per_gpu": min_tokens_per_s_per_gpu,
               "min_tokens_per_s_per_user": min_tokens_per_s_per_user}
     for name, value in limits.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise CostModelError(f"{name}: {value!r} must be a positive number or None")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not 0 < value < math.inf):
+            raise CostModelError(f"{name}: {value!r} must be a finite number > 0, or None")
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     plans = enumerate_plans(workload, max_gpus, degrees, batches)
     options = {"overlap": overlap_policy(overlap), "routing": routing_skew(routing), "reserved_bytes": reserved_bytes,
@@ -358,46 +427,37 @@ def search(model: Model, hardware: Hardware, workload: Workload, max_gpus: int =
 
 # --- display ------------------------------------------------------------------------------
 DISPLAY_COLUMNS = {
-    # column: (heading with unit, scale the SI value is divided by, format)
-    "gpus_total": ("GPUs", 1, "{:.0f}"),
-    "memory_bytes_per_gpu": ("memory/GPU (GB)", GB, "{:.1f}"),
-    "ttft_s": ("TTFT (s)", 1, "{:.3g}"),
-    "decode_step_s": ("TPOT (ms)", 1e-3, "{:.3g}"),
-    "output_tokens_per_s_per_gpu": ("output tok/s/GPU", 1, "{:,.0f}"),
-    "input_tokens_per_s_per_gpu": ("input tok/s/GPU", 1, "{:,.0f}"),
-    "tokens_per_s_per_user": ("tok/s/user", 1, "{:.3g}"),
+    # column: (heading with unit, scale the SI value is divided by)
+    "gpus_total": ("GPUs", 1),
+    "memory_bytes_per_gpu": ("memory/GPU (GB)", GB),
+    "ttft_s": ("TTFT (s)", 1),
+    "decode_step_s": ("TPOT (ms)", 1e-3),
+    "output_tokens_per_s_per_gpu": ("output tok/s/GPU", 1),
+    "input_tokens_per_s_per_gpu": ("input tok/s/GPU", 1),
+    "tokens_per_s_per_user": ("tok/s/user", 1),
 }
 
 
 def plan_label(row) -> str:
-    """'TP4 DP2 PP1 EP8' (+ ETP, micro-batches when not 1) for a result row."""
+    """'TP4·DP2·EP8' (+ PP, ETP, micro-batches when they matter) for a result row."""
     return plan_of(row).label()
 
 
-def display_table(rows: pd.DataFrame, with_batch: bool = False) -> pd.DataFrame:
-    """Result rows in display units (GB, s, ms, tokens/s) with the plan as a label, for tables."""
+def display_table(rows: pd.DataFrame, with_batch: bool = False) -> display.ReaderTable:
+    """Result rows for readers: the plan as a label, values in the headings' units (GB, s, ms, tokens/s) at full
+    precision, shown with 3 significant digits and ``—`` for empty (:class:`costmodel.display.ReaderTable`)."""
     out = pd.DataFrame({"plan": [plan_label(r) for _, r in rows.iterrows()]}, index=rows.index)
     if with_batch:
         out["batch"] = rows["batch"]
-    for col, (heading, scale, _) in DISPLAY_COLUMNS.items():
+    for col, (heading, scale) in DISPLAY_COLUMNS.items():
         out[heading] = rows[col] / scale if scale != 1 else rows[col]
-    out["warnings"] = rows["warnings"].replace("", "-")
-    return out.reset_index(drop=True)
+    out["warnings"] = rows["warnings"]
+    return display.ReaderTable(out.reset_index(drop=True))
 
 
 def format_table(rows: pd.DataFrame, with_batch: bool = False) -> str:
-    """Aligned plain-text table of result rows with units in the headings (for the CLI)."""
-    cells = [["plan"] + (["batch"] if with_batch else []) + [h for h, _, _ in DISPLAY_COLUMNS.values()]
-             + ["warnings"]]
-    for _, r in rows.iterrows():
-        line = [plan_label(r)] + ([str(int(r["batch"]))] if with_batch else [])
-        line += [fmt.format(r[c] / scale) for c, (_, scale, fmt) in DISPLAY_COLUMNS.items()]
-        cells.append(line + [r["warnings"] or "-"])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    last = len(widths) - 1
-    lines = ["  ".join(c.ljust(w) if i in (0, last) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             .rstrip() for row in cells]
-    return "\n".join(lines)
+    """:func:`display_table` as aligned plain text (for the CLI)."""
+    return display.text_table(display.table(display_table(rows, with_batch)), left=("plan", "warnings"))
 
 
 # --- sensitivity ------------------------------------------------------------------------------

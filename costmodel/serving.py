@@ -39,7 +39,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .architecture import kv_elements_per_token_per_layer
-from .memory import PREFILL_CHUNK_TOKENS, kv_shards, memory_bytes_per_gpu, usable_memory_bytes
+from .memory import (MEMORY_HEADROOM, PREFILL_CHUNK_TOKENS, activation_bytes_per_token, kv_shards,
+                     memory_bytes_per_gpu, usable_memory_bytes)
 from .perf import decode_rounds, decode_stage, prefill_stage
 from .strategy import Plan
 from .units import CostModelError, dtype_bytes, positive_int
@@ -136,14 +137,22 @@ def prefill_rate(model, hw, plan, wl, eff, options: dict, chunk_tokens=PREFILL_C
     return plan.dp * per_chunk / stage, plan.pp * single + getattr(eff, "request_overhead_s", 0.0)
 
 
-def max_decode_batch(model, hw, plan, wl, options: dict, phase: str = "aggregated"):
-    """Most sequences one worker holds: (usable memory - weights - activations - reserve) / KV per
-    sequence at the full context, x dp (each replica holds its own)."""
-    one = replace(wl, batch=1)
-    mem = memory_bytes_per_gpu(model, plan, one, options.get("reserved_bytes", 1e9), phase)
-    free = usable_memory_bytes(hw, options.get("memory_headroom", 0.1)) - mem["weights"] - mem["activations"] \
-        - mem["reserved"]
-    return np.floor(np.maximum(free, 0.0) / mem["kv_cache"]) * plan.dp
+def max_decode_batch(model, hw, plan, wl, options: dict, phase: str = "aggregated",
+                     chunk_tokens=PREFILL_CHUNK_TOKENS):
+    """Most sequences one worker holds, dp x floor(free / (KV + logits per sequence)):
+
+      free = usable memory - weights - reserve - activations of one prefill chunk of C tokens
+             (none in a decode pool, whose activations of one token a sequence are negligible);
+      per sequence: KV at the full context (:func:`costmodel.memory.kv_bytes_per_gpu`) and the fp32
+      logits of its position, V / tp x 4 bytes.
+    """
+    mem = memory_bytes_per_gpu(model, plan, replace(wl, batch=1), options.get("reserved_bytes", 1e9), phase,
+                               chunk_tokens)
+    chunk = 0.0 if phase == "decode" else chunk_tokens * activation_bytes_per_token(model, plan, wl.act_bytes)
+    free = usable_memory_bytes(hw, options.get("memory_headroom", MEMORY_HEADROOM)) - mem["weights"] \
+        - mem["reserved"] - chunk
+    per_sequence = mem["kv_cache"] + model.vocab_size / plan.tp * 4.0
+    return np.floor(np.maximum(free, 0.0) / per_sequence) * plan.dp
 
 
 def kv_transfer_s(model, hw, plan_prefill, wl, eff, same_domain, chunk_tokens=PREFILL_CHUNK_TOKENS):

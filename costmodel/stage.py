@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import comm
-from .architecture import Model, kv_elements_per_token_per_layer
+from .architecture import Model, kv_cache_positions, kv_elements_per_token_per_layer
 from .flops import attention_core_flops, linear_flops_per_token, lm_head_flops
 from .memory import kv_shards, stage_fraction, weight_elements_per_gpu
 from .moe import experts_active_fraction, load_imbalance, routing_skew
@@ -77,7 +77,8 @@ def _work(m: Model, hw, plan, wl, eff, seqs_replica, seqs_all, new_tokens, past_
     dense_flops = frac * tokens_replica * lin["dense"] / tp
     attn_flops = frac * seqs_replica * attention_core_flops(m, new_tokens, past_tokens, absorbed=decode) / tp
     kv_per_token = kv_elements_per_token_per_layer(m) * m.num_layers * frac * dtype_bytes(wl.kv_dtype)
-    kv_traffic = seqs_replica * (past_tokens + new_tokens) * kv_per_token / kv_shards(m, tp)
+    # the cache a sequence holds after the step (sliding and chunked layers hold at most their window)
+    kv_traffic = seqs_replica * kv_cache_positions(m, past_tokens + new_tokens) * kv_per_token / kv_shards(m, tp)
 
     edp = tp * dp / (plan.ep * plan.etp)  # expert replicas: each sees 1 / edp of the tokens
     group_tokens = seqs_all * new_tokens / edp

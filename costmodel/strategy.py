@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .units import ATTENTION_DTYPES, KV_DTYPES, WEIGHT_DTYPES, CostModelError, check_choice, dtype_bytes, positive_int, whole_number
+from .units import (ATTENTION_DTYPES, KV_DTYPES, MAX_BATCH, MAX_DEGREE, MAX_GPUS, MAX_TOKENS, WEIGHT_DTYPES,
+                    CostModelError, check_choice, dtype_bytes, positive_int, whole_number)
 
 
 PLAN_KEYS = ("tp", "dp", "pp", "ep", "etp", "microbatches", "redundant_experts")
@@ -48,10 +49,13 @@ class Plan:
 
     def __post_init__(self):
         for name in ("tp", "dp", "pp", "ep", "microbatches"):
-            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
-        etp = default_etp(self.tp, self.dp, self.ep) if self.etp is None else positive_int("etp", self.etp)
+            object.__setattr__(self, name, positive_int(name, getattr(self, name), MAX_DEGREE))
+        etp = default_etp(self.tp, self.dp, self.ep) if self.etp is None else positive_int("etp", self.etp, MAX_DEGREE)
         object.__setattr__(self, "etp", etp)
-        object.__setattr__(self, "redundant_experts", whole_number("redundant_experts", self.redundant_experts))
+        object.__setattr__(self, "redundant_experts",
+                           whole_number("redundant_experts", self.redundant_experts, MAX_DEGREE))
+        if self.gpus > MAX_GPUS:
+            raise CostModelError(f"plan: tp x dp x pp = {self.gpus:,} GPUs exceeds the limit of {MAX_GPUS:,}")
 
     @classmethod
     def parse(cls, text: str) -> "Plan":
@@ -120,9 +124,9 @@ class Workload:
     attention_dtype: str = "bf16"
 
     def __post_init__(self):
-        positive_int("batch", self.batch)
-        positive_int("input_len", self.input_len)
-        positive_int("output_len", self.output_len)
+        positive_int("batch", self.batch, MAX_BATCH)
+        positive_int("input_len", self.input_len, MAX_TOKENS)
+        positive_int("output_len", self.output_len, MAX_TOKENS)
         check_choice("weight_dtype", self.weight_dtype, WEIGHT_DTYPES)
         check_choice("kv_dtype", self.kv_dtype, KV_DTYPES)
         check_choice("attention_dtype", self.attention_dtype, ATTENTION_DTYPES)

@@ -7,6 +7,9 @@ GB = 1e9 bytes and GiB = 2**30 bytes are different units; this module names both
 
 from __future__ import annotations
 
+import math
+import numbers
+
 KB = 1e3
 MB = 1e6
 GB = 1e9
@@ -51,30 +54,45 @@ def dtype_bytes(dtype: str, field: str = "dtype") -> float:
     return DTYPE_BYTES[dtype]
 
 
-def positive_int(field: str, value) -> int:
-    """Return value as an int if it is a whole number >= 1, else raise naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 1:
-        raise CostModelError(f"{field}: {value!r} must be a whole number >= 1")
+MAX_DEGREE = 2**16
+"""Largest parallel degree (tp, dp, pp, ep, etp, micro-batches, redundant expert slots) accepted: 65,536."""
+
+MAX_BATCH = 10**7
+"""Largest batch accepted: 10 million sequences."""
+
+MAX_TOKENS = 10**8
+"""Largest input or output length accepted: 100 million tokens (the longest published context, 10 M, x 10)."""
+
+MAX_GPUS = 10**6
+"""Largest GPU count accepted (a plan's tp x dp x pp, a search budget): one million."""
+
+MAX_WHOLE = 2**31 - 1
+"""Default bound of :func:`positive_int` and :func:`whole_number`: any product of two such numbers and a
+count up to 2**31 stays inside numpy's int64 (2**63 - 1) and is exact as a float64 (2**53)."""
+
+
+def _whole(field: str, value, minimum: int, maximum: int) -> int:
+    """value as an int if it is a finite whole number in [minimum, maximum], else raise naming the field."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or (isinstance(value, float) and not math.isfinite(value)) or value != int(value) or value < minimum):
+        raise CostModelError(f"{field}: {value!r} must be a whole number >= {minimum}")
+    if value > maximum:
+        raise CostModelError(f"{field}: {value!r} must be a whole number between {minimum} and {maximum:,}")
     return int(value)
 
 
-def whole_number(field: str, value) -> int:
-    """Return value as an int if it is a whole number >= 0, else raise naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
-        raise CostModelError(f"{field}: {value!r} must be a whole number >= 0")
-    return int(value)
+def positive_int(field: str, value, maximum: int = MAX_WHOLE) -> int:
+    """Return value as an int if it is a whole number in [1, maximum], else raise naming the field."""
+    return _whole(field, value, 1, maximum)
+
+
+def whole_number(field: str, value, maximum: int = MAX_WHOLE) -> int:
+    """Return value as an int if it is a whole number in [0, maximum], else raise naming the field."""
+    return _whole(field, value, 0, maximum)
 
 
 def fraction(field: str, value) -> float:
     """Return value as a float in (0, 1], else raise naming the field."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value <= 1:
         raise CostModelError(f"{field}: {value!r} must be a number in (0, 1]")
     return float(value)
-
-
-def fmt_count(n: float) -> str:
-    """Large counts for display: '235B', '22.2B', '512M'."""
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.4g}{unit}"
-    return f"{n:.4g}"

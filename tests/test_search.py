@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import costmodel as cm
-from costmodel import search as S
+from costmodel import plansearch as S
 from costmodel.cli import main
 
 REL = 1e-9  # same code path as estimate: only float rounding may differ

@@ -1,4 +1,5 @@
-"""Validation against published measurements: parsing, mapping, split, fit, profile, error metrics."""
+"""Validation against published measurements and the InferenceX serving runs: parsing, mapping, split,
+predictions by hand, the roofline bound, the fit, the profile, error metrics."""
 
 import hashlib
 import math
@@ -13,46 +14,60 @@ from costmodel import validation as val
 from costmodel.efficiency import fitted_profiles as calibrated_profiles
 
 
+PUB = val.published
+IX = val.inferencex
+
+
 @pytest.fixture(scope="module")
 def table():
-    return val.load_measurements()
+    return PUB.load()
 
 
 @pytest.fixture(scope="module")
 def parsed(table):
-    return val.parse_measurements(table)
+    return PUB.parse(table)
 
 
 @pytest.fixture(scope="module")
-def fitted(parsed):
-    return val.fit_profile(parsed[0])
+def ix_table():
+    return IX.load()
+
+
+@pytest.fixture(scope="module")
+def ix_parsed(ix_table):
+    return IX.parse(ix_table)
+
+
+@pytest.fixture(scope="module")
+def everything(parsed, ix_parsed):
+    return parsed[0] + ix_parsed[0]
 
 
 # --- parsing -------------------------------------------------------------------------------------
 def test_precision_text_maps_to_weight_and_kv_dtypes():
-    assert val.parse_precision("FP8 weights + FP8 KV (trtllm-bench --quantization FP8)") == ("fp8", "fp8")
-    assert val.parse_precision("FP16 weights + FP16 KV (no quantization)") == ("fp16", "fp16")
-    assert val.parse_precision("BF16 weights/activations (doc: 'BF16 precision')") == ("bf16", "bf16")
-    assert val.parse_precision("FP8 (use_fp8=True)") == ("fp8", "fp8")
+    assert PUB.parse_precision("FP8 weights + FP8 KV (trtllm-bench --quantization FP8)") == ("fp8", "fp8")
+    assert PUB.parse_precision("FP16 weights + FP16 KV (no quantization)") == ("fp16", "fp16")
+    assert PUB.parse_precision("BF16 weights/activations (doc: 'BF16 precision')") == ("bf16", "bf16")
+    assert PUB.parse_precision("FP8 (use_fp8=True)") == ("fp8", "fp8")
     with pytest.raises(cm.CostModelError, match="precision"):
-        val.parse_precision("INT4 AWQ")
+        PUB.parse_precision("INT4 AWQ")
 
 
 def test_plan_text_maps_to_the_folding_convention():
     # experts sharded by TP without EP: expert tensor parallel = tp, ep = 1
-    assert val.parse_plan("TP4 PP1 (experts TP-sharded; no EP)", 4, is_moe=True) == cm.Plan(4, 1, 1, 1, etp=4)
-    assert val.parse_plan("TP4", 4, is_moe=False) == cm.Plan(4, 1, 1, 1, etp=4)
+    assert PUB.parse_plan("TP4 PP1 (experts TP-sharded; no EP)", 4, is_moe=True) == cm.Plan(4, 1, 1, 1, etp=4)
+    assert PUB.parse_plan("TP4", 4, is_moe=False) == cm.Plan(4, 1, 1, 1, etp=4)
     # independent replicas are attention data parallelism
-    assert val.parse_plan("TP1 PP1 x 8 replicas (DP8, no EP)", 8, is_moe=True) == cm.Plan(1, 8, 1, 1, etp=1)
-    assert val.parse_plan("TP2 PP1 x 4 replicas", 8, is_moe=False) == cm.Plan(2, 4, 1, 1, etp=2)
+    assert PUB.parse_plan("TP1 PP1 x 8 replicas (DP8, no EP)", 8, is_moe=True) == cm.Plan(1, 8, 1, 1, etp=1)
+    assert PUB.parse_plan("TP2 PP1 x 4 replicas", 8, is_moe=False) == cm.Plan(2, 4, 1, 1, etp=2)
     with pytest.raises(cm.CostModelError, match="parallel_config"):
-        val.parse_plan("TP2 PP1", 4, is_moe=False)  # 2 GPUs stated, 4 in the row
+        PUB.parse_plan("TP2 PP1", 4, is_moe=False)  # 2 GPUs stated, 4 in the row
 
 
 def test_offline_row_becomes_a_scenario_in_si_units(table):
     row = table[table["id"] == "R002"].iloc[0].to_dict()  # Llama-3.1-70B FP8, H100, TP1, 128/128
-    sc = val.parse_row(row)
-    assert (sc.model_id, sc.hardware_id, sc.plan) == ("llama-3-70b", "h100-sxm", cm.Plan(1, 1, 1, 1))
+    sc = PUB.parse_row(row)
+    assert (sc.model_id, sc.hardware_id, sc.plan) == ("llama-3.1-70b", "h100-sxm", cm.Plan(1, 1, 1, 1))
     assert (sc.input_len, sc.output_len, sc.weight_dtype, sc.kv_dtype) == (128, 128, "fp8", "fp8")
     assert (sc.regime, sc.metric, sc.group) == ("offline", "output_tokens_per_s_per_gpu", "throughput_max_load")
     assert sc.measured == pytest.approx(float(row["value"]) / int(row["num_gpus"]))
@@ -60,12 +75,12 @@ def test_offline_row_becomes_a_scenario_in_si_units(table):
 
 def test_online_rows_carry_rate_requests_and_seconds(table):
     rows = {r["id"]: r for r in table.to_dict("records")}
-    ttft = val.parse_row(rows["R278"])  # Llama-3.1-70B TP4 H100, QPS=2, mean TTFT 62 ms
+    ttft = PUB.parse_row(rows["R278"])  # Llama-3.1-70B TP4 H100, QPS=2, mean TTFT 62 ms
     assert (ttft.regime, ttft.qps, ttft.requests, ttft.metric) == ("online", 2.0, 500, "ttft_s")
     assert ttft.measured == pytest.approx(0.062)
-    assert val.parse_row(rows["R293"]).qps == math.inf  # QPS=INF
-    assert val.parse_row(rows["R295"]).group == "throughput_max_load"  # INF throughput is a max-load figure
-    assert val.parse_row(rows["R280"]).group == "throughput_online"
+    assert PUB.parse_row(rows["R293"]).qps == math.inf  # QPS=INF
+    assert PUB.parse_row(rows["R295"]).group == "throughput_max_load"  # INF throughput is a max-load figure
+    assert PUB.parse_row(rows["R280"]).group == "throughput_online"
 
 
 # --- mapping: nothing dropped silently -------------------------------------------------------------
@@ -89,17 +104,17 @@ def test_a_run_that_cannot_fit_is_listed_not_predicted(table):
     # Mixtral-8x22B in FP16 on one 80 GB A100: 140.6 B parameters x 2 B = 281 GB of weights
     row = table[table["id"] == "R197"].iloc[0].to_dict() | {"id": "X1", "num_gpus": "1", "parallel_config": "TP1 PP1"}
     with pytest.raises(cm.CostModelError, match="cannot fit"):
-        val.parse_row(row)
-    scenarios, skipped = val.parse_measurements(pd.DataFrame([row]))
+        PUB.parse_row(row)
+    scenarios, skipped = PUB.parse(pd.DataFrame([row]))
     assert scenarios == [] and list(skipped["id"]) == ["X1"]
 
 
 def test_every_model_and_hardware_name_maps_to_a_bundled_spec(table):
-    assert set(table["model"]) <= set(val.MODEL_IDS)
-    assert set(table["hardware"]) <= set(val.HARDWARE_IDS)
-    for model_id in val.MODEL_IDS.values():
+    assert set(table["model"]) <= set(PUB.MODEL_IDS)
+    assert set(table["hardware"]) <= set(PUB.HARDWARE_IDS)
+    for model_id in PUB.MODEL_IDS.values():
         cm.load_model(model_id)
-    for hardware_id in val.HARDWARE_IDS.values():
+    for hardware_id in PUB.HARDWARE_IDS.values():
         cm.load_hardware(hardware_id)
 
 
@@ -110,6 +125,66 @@ def test_added_model_files_agree_with_their_published_totals():
         assert m.params_total == pytest.approx(official["params_total"], rel=0.005)
         if "params_active" in official:
             assert m.params_active == pytest.approx(official["params_active"], rel=0.005)
+
+
+# --- InferenceX ----------------------------------------------------------------------------------
+def test_every_inferencex_run_is_predicted_or_listed(ix_table, ix_parsed):
+    scenarios, skipped = ix_parsed
+    runs = {sc.row_id for sc in scenarios}
+    assert runs.isdisjoint(skipped["id"]) and runs | set(skipped["id"]) == set(ix_table["id"])
+    assert len(scenarios) == 3 * len(runs)  # TTFT, TPOT and output tokens/s per GPU of each run
+    # the listed ones: disaggregated runs without workers, a missing metric, and one run whose throughput
+    # contradicts its own concurrency and latency (0.025 x)
+    reasons = skipped.set_index("id")["reason"]
+    assert reasons["IX2e7dd0e4"].startswith("output tokens/s per GPU 25.28 is 0.025 x")
+    assert reasons["IX8bdbbbae"] == "output_tput_per_gpu is missing"
+    assert sum(r.startswith("a disaggregated run with 0") for r in reasons) == 8
+
+
+def test_disaggregated_row_maps_onto_two_pools(ix_table):
+    # IX133d02c0: B200 dynamo-sglang FP4 + MTP, prefill tp4 ep4 with DP-attention x1 (4 GPUs), decode tp8 ep8
+    # x6 (48 GPUs), ISL = OSL = 1024 drawn from [819, 1024] (mean 922), 256 in flight
+    row = ix_table.set_index("id").loc["IX133d02c0"].to_dict() | {"id": "IX133d02c0"}
+    ttft, tpot, tput = IX.parse_row(row)
+    assert ttft.prefill_plan == cm.Plan(tp=1, dp=4, ep=4) and ttft.prefill_workers == 1
+    assert ttft.plan == cm.Plan(tp=8, ep=8) and ttft.workers == 6
+    assert (ttft.input_len, ttft.output_len, ttft.concurrency) == (922, 922, 256)
+    assert (ttft.weight_dtype, ttft.kv_dtype, ttft.attention_dtype, ttft.mtp) == ("fp4", "fp8", "bf16", 2)
+    assert (ttft.metric, tpot.metric, tput.metric) == ("ttft_s", "tpot_s", "output_tokens_per_s_per_gpu")
+    assert tput.measured == row["output_tput_per_gpu"]  # per decode GPU, as the dataset divides
+
+
+def test_single_node_row_uses_tp_gpus_and_the_engines_settings(ix_table):
+    rows = ix_table.set_index("id")
+    # IXbd923ff5: B200 SGLang tp8 ep8: num_decode_gpu says 64 (tp x ep), the run used one 8-GPU node
+    sc = IX.parse_row(rows.loc["IXbd923ff5"].to_dict() | {"id": "IXbd923ff5"})[0]
+    assert sc.plan == cm.Plan(tp=8, ep=8) and sc.plan.gpus == 8 and not sc.disaggregated
+    # SGLang on H200 keeps a BF16 KV cache; TensorRT-LLM on Hopper runs FP8 FlashMLA decode attention
+    h200 = IX.parse_row(rows.loc["IXf54faa8c"].to_dict() | {"id": "IXf54faa8c"})[0]
+    assert (h200.kv_dtype, h200.attention_dtype) == ("bf16", "bf16")
+    trt = IX.parse_row(rows.loc["IXd5b6b833"].to_dict() | {"id": "IXd5b6b833"})[0]
+    assert (trt.kv_dtype, trt.attention_dtype) == ("fp8", "fp8")
+    # AMD FP4 checkpoints are MXFP4; MoRI disaggregated runs route experts at random
+    mori = IX.parse_row(rows.loc["IX29a8c958"].to_dict() | {"id": "IX29a8c958"})[0]
+    assert (mori.weight_dtype, mori.routing) == ("mxfp4", "uniform")
+
+
+def test_mtp_draft_tokens_follow_the_launch_scripts():
+    base = {"spec_method": "mtp", "decode_dp_attention": False}
+    assert IX.mtp_tokens(base | {"framework": "sglang", "hardware": "h200"}) == 2
+    assert IX.mtp_tokens(base | {"framework": "sglang", "hardware": "mi355x"}) == 3
+    assert IX.mtp_tokens(base | {"framework": "trt", "hardware": "b200"}) == 3
+    assert IX.mtp_tokens(base | {"framework": "trt", "hardware": "b200", "decode_dp_attention": True}) == 1
+    assert IX.mtp_tokens({"spec_method": "none", "framework": "trt", "hardware": "b200"}) == 0
+
+
+def test_inferencex_split_keeps_each_setup_on_one_side(ix_parsed):
+    sides = {}
+    for sc in ix_parsed[0]:
+        sides.setdefault(sc.run_key, set()).add(val.is_held_out(sc.run_key))
+    assert all(len(s) == 1 for s in sides.values())
+    share = sum(next(iter(s)) for s in sides.values()) / len(sides)
+    assert 0.2 < share < 0.4
 
 
 # --- split -----------------------------------------------------------------------------------------
@@ -135,22 +210,21 @@ def test_split_keeps_each_run_on_one_side_and_holds_out_about_30_percent(parsed)
 
 # --- engine batch and online model by hand ----------------------------------------------------------
 def test_max_batch_by_hand():
-    # Llama-70B FP8 on one H100, 128/128: capacity 81,559 MiB = 85,520,809,984 B;
-    # weights 70,553,706,496 B; activations of an 8,192-token chunk: 8,192 x (2 x 8,192 + 80 x 128
-    # + 2 x 28,672) x 2 B = 1,375,731,712 B + logits 128,256 x 4 B = 513,024 B; reserved 1e9 B
-    # -> free 12,590,858,752 B; KV per sequence 256 x (2 x 8 x 128 x 80) x 1 B = 41,943,040 B
-    # -> floor(300.19) = 300.
-    args = ("llama-3-70b", "h100-sxm", cm.Plan(1, 1, 1, 1), 128, 128, "fp8", "fp8")
-    assert val.max_batch(*args) == 300
+    # Llama-3.1-70B FP8 on one H100, 128/128, no headroom (the engines ran): capacity 81,559 MiB
+    # = 85,520,809,984 B; weights 70,553,706,496 B; activations of an 8,192-token chunk: 8,192 x (2 x 8,192
+    # + 80 x 128 + 2 x 28,672) x 2 B = 1,375,731,712 B; reserve 1e9 B -> free 12,591,371,776 B; per sequence
+    # KV 256 x (2 x 8 x 128 x 80) x 1 B = 41,943,040 B + logits 128,256 x 4 B = 513,024 B -> floor(296.57)
+    args = ("llama-3.1-70b", "h100-sxm", cm.Plan(1, 1, 1, 1), 128, 128, "fp8", "fp8")
+    assert val.max_batch(*args) == 296
     assert val.max_batch(*args, cap=64) == 64
     # replicas multiply the per-replica batch
-    assert val.max_batch("llama-3-70b", "h200-sxm", cm.Plan(1, 2, 1, 1), 128, 128, "fp8", "fp8") == \
-        2 * val.max_batch("llama-3-70b", "h200-sxm", cm.Plan(1, 1, 1, 1), 128, 128, "fp8", "fp8")
+    assert val.max_batch("llama-3.1-70b", "h200-sxm", cm.Plan(1, 2, 1, 1), 128, 128, "fp8", "fp8") == \
+        2 * val.max_batch("llama-3.1-70b", "h200-sxm", cm.Plan(1, 1, 1, 1), 128, 128, "fp8", "fp8")
 
 
 def _online(qps):
     # decode step 10 ms at every batch; prefill 20 ms per request alone and per request in a batch
-    return val.online_metrics(qps, requests=100, output_len=11, batch_max=10, batches=np.array([1, 10]),
+    return val.openloop.online_metrics(qps, requests=100, output_len=11, batch_max=10, batches=np.array([1, 10]),
                               decode_step_s=np.full((2, 1), 0.01), ttft_batch_s=np.array([[0.02], [0.2]]),
                               ttft_single_s=np.array([0.02]))
 
@@ -180,10 +254,8 @@ def test_online_saturated_by_hand():
 def test_explain_max_load_reproduces_the_prediction(parsed):
     sc = next(s for s in parsed[0] if s.row_id == "R002")
     worked = val.explain_max_load(sc, "datasheet")
-    # the batch is the floor of free memory over KV per sequence (see test_max_batch_by_hand)
-    free = (worked["capacity_bytes_per_gpu"] - worked["weight_bytes_per_gpu"]
-            - worked["chunk_activation_bytes_per_gpu"] - worked["reserved_bytes_per_gpu"])
-    assert worked["batch"] == int(free // worked["kv_bytes_per_sequence_per_gpu"])
+    assert worked["batch"] == val.max_batch(sc.model_id, sc.hardware_id, sc.plan, sc.input_len, sc.output_len,
+                                            sc.weight_dtype, sc.kv_dtype)
     # e2e rate: B S_out / (TTFT(B) + S_out x step) on one GPU
     rate = worked["batch"] * 128 / (worked["ttft_whole_batch_s"] + 128 * worked["decode_step_s"])
     assert worked["predicted_output_tokens_per_s_per_gpu"] == pytest.approx(rate)
@@ -194,22 +266,30 @@ def test_vectorised_prediction_equals_the_library_estimate(parsed):
     # the fit evaluates many efficiencies at once; one of them must equal cm.estimate exactly
     sc = next(s for s in parsed[0] if s.row_id == "R172")  # Mixtral-8x7B TP8 H100 128/2048
     eff = cm.Efficiency(mfu=0.55, decode_mfu=0.45, bw_util=0.7, scale_up_util=0.6)
-    batch = val.max_batch(*sc.setup)
+    batch = val.max_batch(sc.model_id, sc.hardware_id, sc.plan, sc.input_len, sc.output_len, sc.weight_dtype,
+                          sc.kv_dtype)
     e = cm.estimate(cm.load_model(sc.model_id), cm.load_hardware(sc.hardware_id), sc.plan,
-                    cm.Workload(batch, sc.input_len, sc.output_len, sc.weight_dtype, sc.kv_dtype), eff)
+                    cm.Workload(batch, sc.input_len, sc.output_len, sc.weight_dtype, sc.kv_dtype), eff,
+                    memory_headroom=0.0)
     table = val.predict([sc], {sc.hardware_id: eff})
     assert table["predicted"].iloc[0] == pytest.approx(e.e2e_output_tokens_per_s_per_gpu, rel=1e-12)
-    assert table["batch"].iloc[0] == batch
 
 
 # --- the roofline bound ----------------------------------------------------------------------------
 def test_no_max_load_measurement_beats_the_100_percent_roofline(parsed):
-    table = val.predict(parsed[0], "datasheet")
+    table = val.roofline(parsed[0])
     max_load = table[table["group"] == "throughput_max_load"]
     assert (max_load["measured"] <= max_load["predicted"]).all()
 
 
-def test_every_bound_violation_is_within_the_sources_rounding(parsed):
+def test_the_roofline_is_optimistic_on_at_least_98_percent_of_rows(everything):
+    # issue target: the datasheet roofline (100 % efficiency, uniform routing, optimistic MTP acceptance,
+    # no queueing in TTFT) is never slower than the measurement on >= 98 % of all predicted rows
+    table = val.roofline(everything)
+    assert (~val.beats_bound(table)).mean() >= 0.98
+
+
+def test_published_bound_violations_are_within_the_sources_rounding(parsed):
     # S4 publishes whole tokens/s for the TP group: a violation smaller than 0.5 tok/s is rounding
     violations = val.bound_violations(parsed[0])
     gpus = violations["plan"].str.extract(r"TP(\d+)")[0].astype(int)
@@ -218,44 +298,51 @@ def test_every_bound_violation_is_within_the_sources_rounding(parsed):
 
 
 # --- fit and profile ---------------------------------------------------------------------------------
-def test_bundled_profile_equals_the_fit(fitted):
-    bundled = yaml.safe_load(val.bundled_profile_path().read_text())
-    assert bundled == val.profile_document(fitted)
-    assert val.bundled_profile() == fitted
+@pytest.mark.parametrize("hardware_id", ["h200-sxm", "b200-sxm", "mi355x"])
+def test_bundled_profile_is_a_minimum_of_the_training_loss(everything, hardware_id):
+    # the bundled profile is what tools/calibrate.py fitted: no single-factor step of one grid unit lowers
+    # the training loss (a full re-fit takes minutes; this check takes seconds)
+    losses = val.neighbourhood_losses(everything, hardware_id, val.bundled_profile()[hardware_id])
+    fitted = losses.loc[losses["point"] == "fitted", "loss"].iloc[0]
+    assert (losses["loss"] >= fitted - 1e-9).all(), losses.to_string()
 
 
-def test_profile_round_trip(tmp_path, fitted):
-    path = val.write_profile(tmp_path / "p.yaml", fitted)
+def test_profile_round_trip(tmp_path):
+    profile = val.bundled_profile()
+    path = val.write_profile(tmp_path / "p.yaml", profile)
     doc = yaml.safe_load(path.read_text())
-    assert {hw: doc["hardware"][hw] for hw in doc["hardware"]} == fitted
+    assert doc["hardware"] == profile
     loaded = calibrated_profiles()["calibrated"]
-    for hw, factors in fitted.items():
+    for hw, factors in profile.items():
         eff = loaded[hw]
-        assert (eff.mfu, eff.decode_mfu, eff.bw_util, eff.scale_up_util) == tuple(factors[f] for f in val.FACTORS)
+        assert tuple(getattr(eff, f) for f in val.FACTORS) == tuple(factors[f] for f in val.FACTORS)
         assert cm.resolve_efficiency(cm.load_hardware(hw), "calibrated") == eff
-    e = cm.estimate(cm.load_model("mixtral-8x7b"), cm.load_hardware("h100-sxm"), cm.Plan(2, 1, 1, 1, etp=2),
-                    cm.Workload(64, 1000, 1000, "fp8", "fp8"), efficiency="calibrated")
-    assert e.efficiency == loaded["h100-sxm"]
+    # a GPU without measured rows takes its sibling's factors, said in the file
+    assert doc["fallback"] == val.FALLBACK and profile["h800-sxm"] == profile["h100-sxm"]
 
 
-def test_fit_uses_training_rows_only(parsed, monkeypatch):
-    # fit_profile must hand fit_hardware the training rows and nothing else
+def test_fit_uses_training_rows_only(everything, monkeypatch):
+    # fit_profile must hand fit_hardware the training rows and nothing else (every one of them at least once;
+    # a GPU with fewer than 3 training runs, MI325X, is fitted on its family's, so some rows come twice)
     seen = []
-    monkeypatch.setattr(val, "fit_hardware", lambda rows: seen.extend(rows) or dict(val.START))
-    val.fit_profile(parsed[0])
-    train = [sc for sc in parsed[0] if not val.is_held_out(sc.run_key)]
-    assert sorted(sc.row_id for sc in seen) == sorted(sc.row_id for sc in train)
+    monkeypatch.setattr(val.fit, "fit_hardware", lambda rows: seen.extend(rows) or dict(val.fit.PRIOR))
+    val.fit_profile(everything)
+    train = [sc for sc in everything if not val.is_held_out(sc.run_key)]
+    assert {sc.row_id + sc.metric for sc in seen} == {sc.row_id + sc.metric for sc in train}
+    mi325x = val.fit.training_rows(everything, "mi325x")
+    assert {sc.hardware_id for sc in mi325x} == {"mi300x", "mi325x"}
 
 
-def test_fit_recovers_known_factors_from_synthetic_measurements(parsed):
-    # measurements made by the model itself at known factors: the search must reach zero loss there
-    truth = {"mfu": 0.45, "decode_mfu": 0.5, "bw_util": 0.7, "scale_up_util": 0.6}
-    rows = [sc for sc in parsed[0] if sc.hardware_id == "a100-sxm-80gb"]
-    made = val.predict(rows, {"a100-sxm-80gb": cm.Efficiency(**truth)})["predicted"]
+def test_fit_recovers_known_factors_from_synthetic_measurements(ix_parsed):
+    # measurements made by the model itself at known factors: the search must reach (near) zero loss there
+    truth = {"mfu": 0.45, "decode_mfu": 0.5, "bw_util": 0.7, "scale_up_util": 0.6, "scale_out_util": 0.8,
+             "layer_overhead_s": 30e-6, "request_overhead_s": 0.05}
+    rows = [sc for sc in ix_parsed[0] if sc.hardware_id == "mi325x"]
+    made = val.predict(rows, {"mi325x": cm.Efficiency(**truth)})["predicted"]
     synthetic = [val.Scenario(**{**sc.__dict__, "measured": m}) for sc, m in zip(rows, made)]
     found = val.fit_hardware(synthetic)
-    again = val.predict(synthetic, {"a100-sxm-80gb": cm.Efficiency(**found)})
-    assert float(val.squared_log_error(again["predicted"], again["measured"]).sum()) < 1e-6
+    again = val.predict(synthetic, {"mi325x": cm.Efficiency(**found)})
+    assert float(np.median(val.log_error(again["predicted"], again["measured"]))) < 0.01
 
 
 def test_held_out_max_load_throughput_error_meets_the_target(parsed):

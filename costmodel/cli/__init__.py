@@ -11,7 +11,7 @@ import sys
 
 from ..units import CostModelError
 from . import audit, estimate, params, search
-from .args import OneLineParser
+from .args import OneLineParser, one_line
 
 SUBCOMMANDS = (params, estimate, search, audit)
 """Modules with ``add(subparsers)`` and ``run(args)``, one per subcommand, in help order."""
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except CostModelError as exc:
-        print(f"costmodel: error: {exc}", file=sys.stderr)
+        print(f"costmodel: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the reader closed the pipe (``costmodel audit | head``): stop quietly
-        sys.stdout = open(os.devnull, "w")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the recipe of Python's signal docs
         return 0

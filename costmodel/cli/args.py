@@ -8,25 +8,59 @@ from ..architecture import load_model, model_from_hf_config, model_ids
 from ..efficiency import fitted_profiles, profile_names
 from ..hardware import hardware_ids
 from ..strategy import Workload
+from ..units import MAX_BATCH, MAX_DEGREE, MAX_TOKENS, MAX_WHOLE
 
 DTYPES = ("fp8", "bf16", "fp16")
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that could break or hide the line (newlines, the separators that
+    ``str.splitlines`` honours, other control characters) written as its escape: ``\\x1e``."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that states every default: ``(default: X)`` after each option that has one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, argparse.SUPPRESS) or action.required or "%(default)" in text:
+            return text
+        shown = "off" if action.default is False else "%(default)s"
+        return f"{text} (default: {shown})" if text else f"default: {shown}"
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line (no usage dump, no traceback)."""
+    """argparse that reports a usage error as one line (no usage dump, no traceback) and shows every
+    default in its help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"costmodel: error: {message}\n")
+        self.exit(2, f"costmodel: error: {one_line(message)}\n")
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
-    return value
+def int_up_to(maximum: int):
+    """An argument type: a whole number from 1 to ``maximum`` (the limits of :mod:`costmodel.units`)."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 1") from None
+        if not 1 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} must be a whole number from 1 to {maximum:,}")
+        return value
+
+    whole.__name__ = f"whole number from 1 to {maximum:,}"
+    return whole
+
+
+positive_int = int_up_to(MAX_WHOLE)
+degree = int_up_to(MAX_DEGREE)
+"""Argument types: any count the library accepts; a parallel degree (tp, dp, pp, ep, etp, micro-batches)."""
 
 
 def fraction(text: str) -> float:
@@ -75,21 +109,24 @@ def print_table(rows: list[tuple[str, str, str]]) -> None:
 def efficiency_help() -> str:
     fitted = "; ".join(f"{name}: fitted for {', '.join(sorted(per_hw))}" for name, per_hw in
                        sorted(fitted_profiles().items()))
-    return ("efficiency profile: scenario (the hardware file's values, default), datasheet (100 %% of peak)"
+    return ("efficiency profile: scenario (the hardware file's values), datasheet (100 %% of peak)"
             + (f"; {fitted}" if fitted else ""))
 
 
 def add_workload_args(p: argparse.ArgumentParser) -> None:
     """--batch, --input-len, --output-len (the dtypes come with :func:`add_scenario_args`)."""
-    p.add_argument("--batch", type=positive_int, required=True, metavar="N", help="sequences B")
-    p.add_argument("--input-len", type=positive_int, required=True, metavar="N", help="prompt tokens S_in")
-    p.add_argument("--output-len", type=positive_int, required=True, metavar="N", help="generated tokens S_out")
+    p.add_argument("--batch", type=int_up_to(MAX_BATCH), required=True, metavar="N",
+                   help=f"sequences B, at most {MAX_BATCH:,}")
+    p.add_argument("--input-len", type=int_up_to(MAX_TOKENS), required=True, metavar="N",
+                   help=f"prompt tokens S_in, at most {MAX_TOKENS:,}")
+    p.add_argument("--output-len", type=int_up_to(MAX_TOKENS), required=True, metavar="N",
+                   help=f"generated tokens S_out, at most {MAX_TOKENS:,}")
 
 
 def add_scenario_args(p: argparse.ArgumentParser) -> None:
     """Dtypes, efficiency profile and overrides, and the overlap policy."""
-    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16")
-    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16")
+    p.add_argument("--weight-dtype", choices=DTYPES, default="bf16", help="storage dtype of the weights")
+    p.add_argument("--kv-dtype", choices=DTYPES, default="bf16", help="storage dtype of the KV cache")
     p.add_argument("--efficiency", choices=profile_names(), default="scenario", help=efficiency_help())
     p.add_argument("--mfu", type=fraction, metavar="F", help="compute efficiency, overrides the profile")
     p.add_argument("--bw-util", type=fraction, metavar="F", help="HBM bandwidth utilisation, overrides the profile")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from ..hardware import load_hardware
+from ..display import cell
 from ..perf import estimate
+from ..report import estimate_rows, scenario_line
 from ..strategy import Plan
-from ..units import GB, CostModelError
+from ..units import GB, MAX_DEGREE, CostModelError
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_workload_args, model_from_args,
-                   positive_int, print_table, workload_from_args)
+                   degree, print_table, workload_from_args)
 
 
 def add(sub) -> None:
@@ -18,9 +20,9 @@ def add(sub) -> None:
     add_hardware_arg(p)
     for name, text in (("tp", "attention tensor parallel"), ("dp", "attention data parallel"),
                        ("pp", "pipeline stages"), ("ep", "expert parallel")):
-        p.add_argument(f"--{name}", type=positive_int, required=True, metavar="N", help=text)
-    p.add_argument("--etp", type=positive_int, default=1, metavar="N", help="expert tensor parallel (default 1)")
-    p.add_argument("--microbatches", type=positive_int, default=1, metavar="N", help="pipeline micro-batches")
+        p.add_argument(f"--{name}", type=degree, required=True, metavar="N", help=f"{text}, at most {MAX_DEGREE:,}")
+    p.add_argument("--etp", type=degree, default=1, metavar="N", help="expert tensor parallel")
+    p.add_argument("--microbatches", type=degree, default=1, metavar="N", help="pipeline micro-batches")
     add_workload_args(p)
     add_scenario_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -41,25 +43,12 @@ def run(args) -> int:
         print(json.dumps(e.as_dict(), indent=2))
         return 0
     x = e.metrics
-    print(f"{m.name} on {x['gpus_total']} x {args.hardware}, {plan.label()}, B={wl.batch} "
-          f"S_in={wl.input_len} S_out={wl.output_len}, weights {wl.weight_dtype}, KV {wl.kv_dtype}, "
-          f"MFU {e.efficiency.mfu:.0%}, HBM {e.efficiency.bw_util:.0%}, overlap {'on' if args.overlap else 'off'}")
-    print_table([
-        ("weights per GPU", f"{x['weight_bytes_per_gpu'] / GB:.2f}", "GB"),
-        ("KV cache per GPU", f"{x['kv_bytes_per_gpu'] / GB:.2f}", "GB"),
-        ("activations per GPU", f"{x['activation_bytes_per_gpu'] / GB:.2f}", "GB"),
-        ("reserved per GPU", f"{x['reserved_bytes_per_gpu'] / GB:.2f}", "GB"),
-        ("memory per GPU", f"{x['memory_bytes_per_gpu'] / GB:.2f}",
-         f"GB of {x['memory_capacity_bytes_per_gpu'] / GB:.1f} ({'fits' if x['fits_memory'] else 'DOES NOT FIT'})"),
-        ("prefill FLOPs (whole batch)", f"{x['prefill_flops']:.3e}", "FLOP"),
-        ("TTFT, whole batch", f"{x['ttft_s']:.4g}", "s"),
-        ("TTFT, one request", f"{x['ttft_single_request_s']:.4g}", "s"),
-        ("communication on the TTFT path", f"{x['comm_s']:.4g}", "s"),
-        ("decode step (TPOT)", f"{x['decode_step_s'] * 1e3:.4g}", "ms"),
-        ("output tokens/s per GPU (decode)", f"{x['output_tokens_per_s_per_gpu']:.4g}", "tokens/s/GPU"),
-        ("input tokens/s per GPU (prefill)", f"{x['input_tokens_per_s_per_gpu']:.4g}", "tokens/s/GPU"),
-        ("tokens/s per user", f"{x['tokens_per_s_per_user']:.4g}", "tokens/s"),
-    ])
+    print(m.name)
+    print(scenario_line(e))
+    rows = estimate_rows(x)
+    fits = f" of {cell(x['memory_capacity_bytes_per_gpu'] / GB)} ({'fits' if x['fits_memory'] else 'DOES NOT FIT'})"
+    print_table([(name, value, unit + fits if name == "memory per GPU" else unit) for name, value, unit in rows
+                 if name != "memory capacity per GPU"])
     if e.violations:
         print("violations:")
         for v in e.violations:

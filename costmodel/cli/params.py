@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..units import fmt_count
+from ..display import cell, sig
 from .args import add_model_args, model_from_args, print_table
 
 
@@ -26,11 +26,11 @@ def run(args) -> int:
         return 0
     print(f"{m.name}")
     print_table([
-        ("parameters, total", fmt_count(m.params_total), f"({m.params_total:,})"),
-        ("parameters, active per token", fmt_count(m.params_active), f"({m.params_active:,})"),
-        ("  without embeddings and LM head", fmt_count(m.params_active_without_embeddings),
-         f"({m.params_active_without_embeddings:,})"),
-        ("KV cache per token, bf16", f"{out['kv_bytes_per_token_bf16']:,.0f}", "bytes"),
-        ("KV cache per token, fp8", f"{out['kv_bytes_per_token_fp8']:,.0f}", "bytes"),
+        ("parameters, total", sig(m.params_total / 1e9), f"billion ({m.params_total:,})"),
+        ("parameters, active per token", sig(m.params_active / 1e9), f"billion ({m.params_active:,})"),
+        ("  without embeddings and LM head", sig(m.params_active_without_embeddings / 1e9),
+         f"billion ({m.params_active_without_embeddings:,})"),
+        ("KV cache per token, bf16", cell(int(out["kv_bytes_per_token_bf16"])), "bytes"),
+        ("KV cache per token, fp8", cell(int(out["kv_bytes_per_token_fp8"])), "bytes"),
     ])
     return 0

@@ -1,8 +1,8 @@
 """The calibrated efficiency profile: per hardware, the efficiency factors that best predict the
 training rows, bundled as ``data/efficiency/calibrated.yaml`` (``efficiency="calibrated"``).
 
-Search: a pattern search on a grid (fractions in steps of 0.01 in [0.05, 1]; the per-layer overhead in
-steps of 1 us in [0, 400 us]; the per-request overhead in steps of 5 ms in [0, 0.5 s]) that minimises
+Search: a pattern search on a grid (:data:`GRID`: fractions in steps of 0.01; the per-layer overhead in
+steps of 1 us; the per-request overhead in steps of 5 ms) that minimises
 the sum of absolute log errors |ln(predicted / measured)| of the training rows (an L1 loss: the
 median error is the target, and a few saturated runs with minutes of queueing must not steer the
 factors of every other row). Each round evaluates, in one vectorised pass, the
@@ -26,12 +26,18 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..display import ReaderTable
 from .predict import FACTORS, Factors, predict_matrix
 from .scenario import Scenario, is_held_out, specs
 
-GRID = {f: (0.05, 1.0, 0.01) for f in FACTORS} | {"layer_overhead_s": (0.0, 400e-6, 1e-6),
-                                                   "request_overhead_s": (0.0, 0.5, 0.005)}
-"""factor -> (lowest, highest, grid unit)."""
+GRID = {"mfu": (0.10, 1.0, 0.01), "decode_mfu": (0.10, 1.0, 0.01), "bw_util": (0.30, 1.0, 0.01),
+        "scale_up_util": (0.30, 1.0, 0.01), "scale_out_util": (0.30, 1.0, 0.01),
+        "layer_overhead_s": (0.0, 200e-6, 1e-6), "request_overhead_s": (0.0, 0.2, 0.005)}
+"""factor -> (lowest, highest, grid unit). The ranges are what real engines reach, so that a factor
+cannot stand in for a mechanism the model lacks: HBM streams at 30-95 % of the datasheet, links at
+30-100 % (DeepEP's kernels reach 80-100 % of a 50 GB/s NIC, NCCL 70-90 % of NVLink), kernels cost at
+most 200 us a layer, and the serving stack adds at most 200 ms to a request (the single-request TTFTs of
+the InferenceX runs sit 50-150 ms above their prefill)."""
 
 STEPS = (16, 8, 4, 2, 1)
 """Step sizes of the pattern search, in grid units, coarse to fine."""
@@ -41,6 +47,16 @@ PRIOR = {"mfu": 0.6, "decode_mfu": 0.6, "bw_util": 0.8, "scale_up_util": 0.8, "s
 """Starting point of the search, and the value of a factor no training row exercises. Link
 utilisation 0.8: DeepEP's published internode kernels reach 39-58 GB/s on 50 GB/s NICs (DeepEP
 README)."""
+
+FAMILIES = {"a100-sxm-80gb": "ampere", "h100-sxm": "hopper", "h200-sxm": "hopper", "b200-sxm": "blackwell",
+            "b300-sxm": "blackwell", "gb200-nvl72": "blackwell-nvl72", "gb300-nvl72": "blackwell-nvl72",
+            "mi300x": "cdna3", "mi325x": "cdna3", "mi355x": "cdna4"}
+"""GPU -> the silicon it shares with others (the same tensor cores, HBM controllers and engine kernels;
+the datasheet figures that differ, memory, bandwidth and peak, are already in the hardware files). A GPU
+with fewer than :data:`MIN_TRAINING_RUNS` measured runs in the training split (MI325X has one) is fitted
+on the training rows of its whole family instead."""
+
+MIN_TRAINING_RUNS = 3
 
 FALLBACK = {"h800-sxm": "h100-sxm", "h20": "h200-sxm"}
 """GPUs without measured rows -> the measured GPU whose factors they take: the H800 is an H100 with
@@ -102,11 +118,21 @@ def fit_hardware(scenarios: list[Scenario], start: dict | None = None) -> dict:
     return {f: round(float(v), 6) for f, v in zip(FACTORS, values)}
 
 
-def fit_profile(scenarios: list[Scenario]) -> dict:
-    """{hardware id: {factor: value}} fitted on the training rows only, plus the fallbacks."""
+def training_rows(scenarios: list[Scenario], hardware_id: str) -> list[Scenario]:
+    """The training rows a GPU's factors are fitted on: its own, or its family's when it has fewer than
+    :data:`MIN_TRAINING_RUNS` runs of its own (:data:`FAMILIES`)."""
     train = [sc for sc in scenarios if not is_held_out(sc.run_key)]
-    profile = {hw: fit_hardware([sc for sc in train if sc.hardware_id == hw])
-               for hw in sorted({sc.hardware_id for sc in train})}
+    own = [sc for sc in train if sc.hardware_id == hardware_id]
+    if len({sc.row_id for sc in own}) >= MIN_TRAINING_RUNS or hardware_id not in FAMILIES:
+        return own
+    return [sc for sc in train if FAMILIES.get(sc.hardware_id) == FAMILIES[hardware_id]]
+
+
+def fit_profile(scenarios: list[Scenario]) -> dict:
+    """{hardware id: {factor: value}} fitted per GPU on the training rows only (:func:`training_rows`),
+    plus the fallbacks."""
+    measured = sorted({sc.hardware_id for sc in scenarios if not is_held_out(sc.run_key)})
+    profile = {hw: fit_hardware(training_rows(scenarios, hw)) for hw in measured}
     for gpu, sibling in FALLBACK.items():
         if gpu not in profile and sibling in profile:
             profile[gpu] = dict(profile[sibling])
@@ -152,13 +178,13 @@ def profile_table(profile: dict) -> pd.DataFrame:
              "layer_overhead_us": profile[hw]["layer_overhead_s"] * 1e6,
              "request_overhead_ms": profile[hw]["request_overhead_s"] * 1e3,
              "fallback from": FALLBACK.get(hw, "")} for hw in sorted(profile)]
-    return pd.DataFrame(rows)
+    return ReaderTable(rows)
 
 
 def neighbourhood_losses(scenarios: list[Scenario], hardware_id: str, profile: dict) -> pd.DataFrame:
     """Training loss at the profile's point and at each single-factor step of one grid unit (both
     ways): a fitted profile is a minimum, so no neighbour is lower. Cheap to check in a test."""
-    train = [sc for sc in scenarios if sc.hardware_id == hardware_id and not is_held_out(sc.run_key)]
+    train = training_rows(scenarios, hardware_id)
     centre = np.array([round(profile[f] / GRID[f][2]) for f in FACTORS], dtype=float)
     points = [centre] + [_clip(centre + d * np.eye(len(FACTORS))[i]) for i in range(len(FACTORS)) for d in (-1, 1)]
     measured = np.array([sc.measured for sc in train])[:, None]

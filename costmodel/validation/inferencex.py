@@ -50,6 +50,12 @@ METRICS = {"median_ttft_s": ("ttft_s", "ttft"), "median_tpot_s": ("tpot_s", "tpo
            "output_tput_per_gpu": ("output_tokens_per_s_per_gpu", "throughput_serving")}
 """CSV column -> (predicted quantity, report group)."""
 
+PROMPTS_PER_CONCURRENCY = 10
+"""Each point sends 10 x conc prompts (``--num-prompts $(( CONC * 10 ))``) through a closed loop that
+is not refilled once they are all sent, so the last conc requests drain with the loop emptying: about
+half a request lifetime at falling load. Measured output tokens/s are total tokens over the whole
+duration, (10 N / X + L / 2) for a steady rate X and lifetime L = N / X: 10 / 10.5 of the steady state."""
+
 REDUNDANT_EXPERTS = 32
 """Dynamo-SGLang wide-EP decode on GB200 / GB300: ``ep-num-redundant-experts: 32``."""
 

@@ -24,6 +24,7 @@ from ..efficiency import Efficiency, resolve_efficiency
 from ..hardware import load_hardware
 from ..perf import evaluate
 from ..strategy import Plan, Workload
+from .inferencex import PROMPTS_PER_CONCURRENCY
 from .openloop import batch_grid, online_metrics
 from .scenario import Scenario, is_held_out, specs
 
@@ -145,14 +146,21 @@ def closed_loop(sc: Scenario, factors, routing=None, acceptance: str = "publishe
                               queueing=queueing)
 
 
+DRAIN_FACTOR = PROMPTS_PER_CONCURRENCY / (PROMPTS_PER_CONCURRENCY + 0.5)
+"""Measured closed-loop throughput over a run that drains at its end, per steady-state throughput
+(:data:`costmodel.validation.inferencex.PROMPTS_PER_CONCURRENCY`)."""
+
+
 def _closed(scenarios: list[Scenario], factors: Factors, routing, acceptance) -> np.ndarray:
     out = closed_loop(scenarios[0], factors, routing, acceptance)
     values = np.empty((len(scenarios),) + factors.shape)
     for i, sc in enumerate(scenarios):
-        key = sc.metric
-        if key == "output_tokens_per_s_per_gpu" and sc.disaggregated:
-            key = "output_tokens_per_s_per_decode_gpu"  # the dataset divides by the decode pool's GPUs
-        values[i] = np.broadcast_to(out[key], factors.shape)
+        key, scale = sc.metric, 1.0
+        if key == "output_tokens_per_s_per_gpu":
+            scale = 1.0 if acceptance == "bound" else DRAIN_FACTOR  # the bound stays a steady-state bound
+            if sc.disaggregated:
+                key = "output_tokens_per_s_per_decode_gpu"  # the dataset divides by the decode pool's GPUs
+        values[i] = np.broadcast_to(out[key] * scale, factors.shape)
     return values
 
 

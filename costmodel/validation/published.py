@@ -23,7 +23,7 @@ from .scenario import Scenario, specs
 CSV_NAME = "published_measurements.csv"
 
 MODEL_IDS = {
-    "Llama-3.1-70B": "llama-3-70b",  # same shapes as Llama-3-70B
+    "Llama-3.1-70B": "llama-3.1-70b",
     "Llama-3.1-8B": "llama-3.1-8b",
     "Llama-2-70B": "llama-2-70b",
     "Mixtral-8x7B": "mixtral-8x7b",

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..display import ReaderTable
 from .predict import predict
 from .scenario import Scenario
 
@@ -36,7 +37,7 @@ def error_table(predictions: pd.DataFrame, split: str | None = "held-out", by: s
                 out.append({"group": group, by: value, "rows": len(sel),
                             "median_ape_pct": 100 * float(np.median(sel["ape"])),
                             "p90_ape_pct": 100 * float(np.percentile(sel["ape"], 90))})
-    return pd.DataFrame(out)
+    return ReaderTable(out)
 
 
 def beats_bound(predictions: pd.DataFrame) -> pd.Series:
@@ -77,7 +78,7 @@ def prediction_intervals(predictions: pd.DataFrame, level: float = INTERVAL_LEVE
             out.append({"group": group, "train_rows": len(r),
                         "factor_lo": float(np.exp(np.quantile(r, (1 - level) / 2))),
                         "factor_hi": float(np.exp(np.quantile(r, (1 + level) / 2)))})
-    return pd.DataFrame(out)
+    return ReaderTable(out)
 
 
 def interval_coverage(predictions: pd.DataFrame, intervals: pd.DataFrame, split: str = "held-out") -> pd.DataFrame:
@@ -86,9 +87,9 @@ def interval_coverage(predictions: pd.DataFrame, intervals: pd.DataFrame, split:
     inside = (rows["measured"] >= rows["predicted"] * rows["factor_lo"]) & (
         rows["measured"] <= rows["predicted"] * rows["factor_hi"])
     rows = rows.assign(inside=inside)
-    return (rows.groupby("group", sort=False)
-            .agg(rows=("inside", "size"), covered=("inside", "sum"), coverage=("inside", "mean"))
-            .reset_index())
+    return ReaderTable(rows.groupby("group", sort=False)
+                       .agg(rows=("inside", "size"), covered=("inside", "sum"), coverage=("inside", "mean"))
+                       .reset_index())
 
 
 def largest_errors(predictions: pd.DataFrame, n: int = 10, split: str = "held-out") -> pd.DataFrame:
@@ -96,13 +97,13 @@ def largest_errors(predictions: pd.DataFrame, n: int = 10, split: str = "held-ou
     rows = predictions[predictions["split"] == split]
     columns = ["id", "dataset", "model", "hardware", "framework", "plan", "isl", "osl", "qps", "concurrency",
                "group", "measured", "predicted", "ape"]
-    return rows.nlargest(n, "ape")[columns].reset_index(drop=True)
+    return ReaderTable(rows.nlargest(n, "ape")[columns].reset_index(drop=True))
 
 
 def split_counts(predictions: pd.DataFrame) -> pd.DataFrame:
     """Rows per metric group and hardware on each side of the split."""
     counts = predictions.groupby(["group", "hardware", "split"]).size().unstack("split", fill_value=0)
-    return counts.reindex(columns=["train", "held-out"], fill_value=0).reset_index()
+    return ReaderTable(counts.reindex(columns=["train", "held-out"], fill_value=0).reset_index())
 
 
 def profile_comparison(scenarios: list[Scenario], profiles=("datasheet", "scenario", "calibrated"),
@@ -112,7 +113,7 @@ def profile_comparison(scenarios: list[Scenario], profiles=("datasheet", "scenar
     for name in profiles:
         table = error_table(predict(scenarios, name), split)
         out[name] = table[table["hardware"] == "all"].set_index("group")["median_ape_pct"]
-    return pd.DataFrame(out).reindex([g for g in GROUPS if g in out[profiles[0]].index]).reset_index()
+    return ReaderTable(pd.DataFrame(out).reindex([g for g in GROUPS if g in out[profiles[0]].index]).reset_index())
 
 
 def max_load_consistency(scenarios: list[Scenario]) -> pd.DataFrame:
@@ -135,14 +136,15 @@ def max_load_consistency(scenarios: list[Scenario]) -> pd.DataFrame:
         out.append({"model": model, "hardware": hw, "isl": isl, "osl": osl, "requests": n,
                     "run_time_from_throughput_s": run_s, "mean_request_latency_s": latency_s,
                     "ratio": run_s / latency_s})
-    return pd.DataFrame(out)
+    return ReaderTable(out)
 
 
 def ratio_by_lengths(predictions: pd.DataFrame) -> pd.DataFrame:
     """Median predicted / measured of the offline max-load rows per ISL/OSL pair and hardware."""
     rows = predictions[(predictions["group"] == "throughput_max_load") & predictions["qps"].isna()]
     rows = rows.assign(isl_osl=rows["isl"].astype(str) + "/" + rows["osl"].astype(str))
-    return rows.pivot_table(index="isl_osl", columns="hardware", values="ratio", aggfunc="median")
+    return ReaderTable(rows.pivot_table(index="isl_osl", columns="hardware", values="ratio", aggfunc="median")
+                       .reset_index().rename_axis(columns=None))
 
 
 def hardware_pair_ratios(predictions: pd.DataFrame, faster: str = "h200-sxm", slower: str = "h100-sxm") -> pd.DataFrame:
@@ -154,7 +156,7 @@ def hardware_pair_ratios(predictions: pd.DataFrame, faster: str = "h200-sxm", sl
     b = rows[rows["hardware"] == slower].set_index(key)
     both = pd.DataFrame({"measured_ratio": a["measured"] / b["measured"],
                          "predicted_ratio": a["predicted"] / b["predicted"]}).dropna().reset_index()
-    return (both.groupby(["model", "plan"])[["measured_ratio", "predicted_ratio"]].median()
-            .assign(pairs=both.groupby(["model", "plan"]).size()).reset_index())
+    return ReaderTable(both.groupby(["model", "plan"])[["measured_ratio", "predicted_ratio"]].median()
+                       .assign(pairs=both.groupby(["model", "plan"]).size()).reset_index())
 
 
