@@ -299,6 +299,14 @@ def test_bad_documents_are_one_line_errors(tmp_path, capsys, make, message):
     assert message in err and "\n" not in err
 
 
+@pytest.mark.parametrize("ref,message", [("999", "neither a bundled ledger"), ("1" * 3000, "cannot read"),
+                                         ("a/" * 3000 + "x.yaml", "cannot read")])
+def test_unknown_and_unreadable_names_are_one_line_errors(capsys, ref, message):
+    assert main(["audit", ref]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and len(err) < 300
+
+
 def test_write_ledger_needs_one_document(capsys):
     assert main(["audit", "000", "--write-ledger", "x.yaml"]) == 2
     assert "exactly one plan document" in capsys.readouterr().err

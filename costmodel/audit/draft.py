@@ -63,18 +63,21 @@ class Draft:
 
 def read_plan(path) -> str:
     """The text of a plan document; a one-line error for a missing, binary, non-UTF-8 or empty file."""
-    p = Path(path)
-    if not p.is_file():
-        raise CostModelError(f"audit: {str(path)!r}: no such file")
-    data = p.read_bytes()
+    p, shown = Path(path), repr(str(path)) if len(str(path)) <= 80 else repr(str(path)[:77] + "...")
+    try:
+        if not p.is_file():
+            raise CostModelError(f"audit: {shown}: no such file")
+        data = p.read_bytes()
+    except OSError as exc:
+        raise CostModelError(f"audit: {shown}: cannot read ({exc.strerror})") from None
     if b"\x00" in data[:65536]:
-        raise CostModelError(f"audit: {str(path)!r} is a binary file, not a plan document (Markdown or text)")
+        raise CostModelError(f"audit: {shown} is a binary file, not a plan document (Markdown or text)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise CostModelError(f"audit: {str(path)!r} is not UTF-8 text (Markdown or plain text expected)") from None
+        raise CostModelError(f"audit: {shown} is not UTF-8 text (Markdown or plain text expected)") from None
     if not text.strip():
-        raise CostModelError(f"audit: {str(path)!r} is empty")
+        raise CostModelError(f"audit: {shown} is empty")
     return text
 
 

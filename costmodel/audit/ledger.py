@@ -62,9 +62,13 @@ def ledger_path(ref) -> Path:
         return bundled_folder() / f"{ref}.yaml"
     path = Path(ref)
     if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise CostModelError(f"ledger {ref}: no such file")
-        return path.resolve()
+        shown = ref if len(ref) <= 80 else ref[:77] + "..."
+        try:
+            if not path.is_file():
+                raise CostModelError(f"ledger {shown}: no such file")
+            return path.resolve()
+        except OSError as exc:
+            raise CostModelError(f"ledger {shown}: cannot read ({exc.strerror})") from None
     raise CostModelError(f"audit: {ref!r} is neither a bundled ledger ({', '.join(ledger_ids())}) nor a .yaml file")
 
 

@@ -71,7 +71,19 @@ def run(args) -> int:
     return 0
 
 
+def _missing(ref: str) -> bool:
+    """True when no file of that name exists (a name the system cannot even look up is left to read_plan)."""
+    try:
+        return not Path(ref).exists()
+    except OSError:
+        return False
+
+
 def run_documents(documents: list[str], args) -> int:
+    for ref in documents:
+        if not Path(ref).suffix and _missing(ref):
+            raise CostModelError(f"audit: {ref[:80]!r} is neither a bundled ledger ({', '.join(ledger_ids())}), "
+                                 "a ledger .yaml file nor a plan document that exists")
     drafts = [draft_audit(d) for d in documents]
     if args.write_ledger:
         out = write_ledger(drafts[0], args.write_ledger)
