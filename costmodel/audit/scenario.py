@@ -90,10 +90,6 @@ class Scenario:
     stated: dict
 
     @property
-    def label(self) -> str:
-        return f"{self.name}: {self.plan.label()}, B={self.workload.batch}, S_in={self.workload.input_len}"
-
-    @property
     def throughput_metric(self) -> str:
         """The Estimate metric of the scenario's throughput reading."""
         return f"{self.throughput_reading}_tokens_per_s_per_gpu"
