@@ -25,10 +25,9 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from .hf_config import model_fields, read_config_file
-from .units import CostModelError, dtype_bytes
+from .units import CostModelError, dtype_bytes, read_yaml
 
 MODELS_DIR = "data/models"
 
@@ -276,11 +275,11 @@ def load_model(model_id: str) -> Model:
     files = _data_files("models")
     if model_id not in files:
         raise CostModelError(f"model: {model_id!r} is not one of {', '.join(sorted(files))}")
-    doc = yaml.safe_load(files[model_id].read_text())
+    doc = read_yaml(files[model_id].read_text())
     return model_from_hf_config(doc["config"], model_id=doc["id"], name=doc["name"], source=doc["source"])
 
 
 def official_params(model_id: str) -> dict:
     """The published parameter counts recorded in a bundled model file (may be empty)."""
-    doc = yaml.safe_load(_data_files("models")[model_id].read_text())
+    doc = read_yaml(_data_files("models")[model_id].read_text())
     return doc.get("official", {}) or {}

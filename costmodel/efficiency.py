@@ -15,9 +15,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
-from .units import CostModelError, check_choice, fraction
+from .units import CostModelError, check_choice, fraction, read_yaml
 
 BUILTIN_PROFILES = ("scenario", "datasheet")
 """``scenario``: the hardware file's scenario efficiency (default); ``datasheet``: 100 % of peak."""
@@ -79,7 +77,7 @@ def fitted_profiles() -> dict[str, dict[str, Efficiency]]:
     for path in sorted(folder.iterdir(), key=lambda p: p.name) if folder.is_dir() else ():
         if path.name.endswith(".yaml"):
             name = path.name[: -len(".yaml")]
-            doc = yaml.safe_load(path.read_text())
+            doc = read_yaml(path.read_text())
             profiles[name] = {hw: Efficiency(name=name, **factors) for hw, factors in doc["hardware"].items()}
     return profiles
 

@@ -14,10 +14,8 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from .efficiency import Efficiency
-from .units import GB, TB, TFLOP, US, CostModelError, check_choice
+from .units import GB, TB, TFLOP, US, CostModelError, check_choice, read_yaml
 
 PEAK_FALLBACK = {"fp4": ("fp4", "fp8", "bf16"), "mxfp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"),
                  "int8": ("int8", "fp8", "bf16"), "bf16": ("bf16",), "fp16": ("fp16", "bf16"),
@@ -120,7 +118,7 @@ def load_hardware(hardware_id) -> Hardware:
         return hardware_id
     files = _hardware_files()
     check_choice("hardware", hardware_id, sorted(files))
-    return hardware_from_dict(yaml.safe_load(files[hardware_id].read_text()))
+    return hardware_from_dict(read_yaml(files[hardware_id].read_text()))
 
 
 __all__ = ["Hardware", "hardware_ids", "load_hardware", "hardware_from_dict", "PEAK_FALLBACK"]

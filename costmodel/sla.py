@@ -45,6 +45,10 @@ PREFILL_CANDIDATES = 4
 
 PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
 
+FRONTIER_STEP = 0.05
+"""Neighbouring frontier points differ by at least 5 % in tokens/s per GPU or per user (the others are
+variants of the same deployment that a reader cannot tell apart)."""
+
 BATCH_FREE_RULES = tuple(n for n, (severity, _) in RULES.items() if severity == "error" and n not in (
     "memory_exceeds_capacity", "batch_not_divisible_by_dp", "microbatches_not_dividing"))
 """The error rules that do not depend on the batch (memory is checked by the sequences a plan holds)."""
@@ -111,12 +115,20 @@ class ServingSearch:
         return self.feasible.sort_values(["output_tokens_per_s_per_gpu", "tokens_per_s_per_user", "deployment"],
                                          ascending=[False, False, True], kind="mergesort").head(n)
 
-    def frontier(self) -> pd.DataFrame:
+    def frontier(self, step: float = FRONTIER_STEP) -> pd.DataFrame:
         """Pareto frontier of the feasible points: output tokens/s per GPU against tokens/s per user,
-        sorted by per-user speed, each with ``why`` (the deployment and its numbers)."""
+        sorted by per-user speed, thinned so that neighbours differ by at least ``step`` (a fraction) in
+        one of the two, each with ``why`` (the deployment and its numbers)."""
         f = self.feasible.sort_values(["gpus_total", "deployment", "concurrency"], kind="mergesort")
         keep = pareto_mask(f["output_tokens_per_s_per_gpu"], f["tokens_per_s_per_user"], (True, True))
         out = f[keep].sort_values("tokens_per_s_per_user", kind="mergesort")
+        kept, last = [], None
+        for i, row in out.iterrows():
+            point = (row["output_tokens_per_s_per_gpu"], row["tokens_per_s_per_user"])
+            if last is None or point[0] < last[0] * (1 - step) or point[1] > last[1] * (1 + step):
+                kept.append(i)
+                last = point
+        out = out.loc[kept]
         return out.assign(why=[_why(r) for _, r in out.iterrows()])
 
     def as_dict(self, top: int = 10) -> dict:

@@ -27,13 +27,19 @@ from pathlib import Path
 
 import yaml
 
-from ..units import CostModelError
+from ..units import CostModelError, read_yaml
 from . import expressions
 from .concepts import check_kind
 from .dimensions import UNITS, unit_dimension
 from .quantities import Resolver, ledger_quantities
 from .scenario import build_scenario
-from .verdicts import BASES, DEFAULT_TOLERANCE, STATEMENT_BASES, VERDICTS, claimed_bounds
+from .verdicts import (
+    BASES,
+    DEFAULT_TOLERANCE,
+    STATEMENT_BASES,
+    VERDICTS,
+    claimed_bounds,
+)
 
 LEDGER_KEYS = ("doc", "document", "title", "slug", "summary", "default_tolerance", "quantities", "scenarios",
                "claims", "charts", "corrected")
@@ -94,7 +100,7 @@ def forget_ledgers() -> None:
 
 def _read_yaml(path: Path, where: str):
     try:
-        return yaml.safe_load(path.read_text())
+        return read_yaml(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

@@ -22,12 +22,11 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ..architecture import param_breakdown
 from ..memory import kv_shards
 from ..perf import decode_rounds, decode_stage, prefill_rounds, prefill_stage
-from ..units import CostModelError, dtype_bytes
+from ..units import CostModelError, dtype_bytes, read_yaml
 from . import expressions
 from .dimensions import DIMENSIONS, dimension_of_name, show
 from .scenario import Scenario, scenario_estimate
@@ -84,7 +83,7 @@ def _read_vocabulary(data: dict, where: str) -> tuple[dict, dict]:
 @lru_cache(maxsize=1)
 def _bundled() -> tuple[dict, dict]:
     path = Path(str(resources.files("costmodel") / "data" / "audits" / "quantities.yaml"))
-    return _read_vocabulary(yaml.safe_load(path.read_text()), "quantities.yaml")
+    return _read_vocabulary(read_yaml(path.read_text()), "quantities.yaml")
 
 
 def vocabulary() -> dict:

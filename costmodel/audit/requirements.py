@@ -13,12 +13,19 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..perf import Estimate, estimate
-from ..search import SearchResult, change_path, frontier_gap, plan_of, search, sensitivity, summary_row
+from ..search import (
+    SearchResult,
+    change_path,
+    frontier_gap,
+    plan_of,
+    search,
+    sensitivity,
+    summary_row,
+)
 from ..strategy import Plan
-from ..units import CostModelError, check_choice
+from ..units import CostModelError, check_choice, read_yaml
 from .ledger import bundled_folder, ledger_ids, load_ledger
 from .scenario import Scenario
 
@@ -78,7 +85,7 @@ def _scenario(ref: str, folder: Path, where: str) -> Scenario:
 @lru_cache(maxsize=None)
 def _read_sets(path_text: str) -> dict:
     path = Path(path_text)
-    raw = yaml.safe_load(path.read_text())
+    raw = read_yaml(path.read_text())
     if not isinstance(raw, dict):
         raise CostModelError(f"requirement sets {path.name}: must be a mapping of set names")
     out = {}

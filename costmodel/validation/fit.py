@@ -27,6 +27,7 @@ import pandas as pd
 import yaml
 
 from ..display import ReaderTable
+from ..units import read_yaml
 from .predict import FACTORS, Factors, predict_matrix
 from .scenario import Scenario, is_held_out, specs
 
@@ -169,7 +170,7 @@ def bundled_profile_path() -> Path:
 
 def bundled_profile() -> dict:
     """The bundled ``calibrated`` profile as {hardware id: {factor: value}}."""
-    return yaml.safe_load(bundled_profile_path().read_text())["hardware"]
+    return read_yaml(bundled_profile_path().read_text())["hardware"]
 
 
 def profile_table(profile: dict) -> pd.DataFrame:
