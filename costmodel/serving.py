@@ -170,8 +170,10 @@ def kv_transfer_s(model, hw, plan_prefill, wl, eff, same_domain, chunk_tokens=PR
 
 class StepCurve:
     """s(B) and s_eff(B) of :func:`decode_step` on a geometric grid of batches from 1/8 to ``largest``,
-    interpolated linearly between neighbours. The grid axis is first, the plan's (or efficiency's)
-    shape follows; a query broadcasts against that trailing shape."""
+    interpolated linearly between neighbours. B is a worker's mean decode batch; below one sequence the
+    worker is idle part of the time and steps one sequence when busy, so s(B) = s(1) there (the grid
+    still reaches 1/8 so the solver can bracket such a mean). The grid axis is first, the plan's (or
+    efficiency's) shape follows; a query broadcasts against that trailing shape."""
 
     def __init__(self, model, hw, plan, wl, eff, largest, speculation, options):
         shape = np.broadcast(largest, plan.tp, plan.dp, plan.pp, plan.ep, plan.etp, plan.microbatches, eff.mfu,
@@ -180,7 +182,8 @@ class StepCurve:
         self.log_first, self.log_step = np.log(0.125), (top - np.log(0.125)) / (GRID_POINTS - 1)
         steps = np.arange(GRID_POINTS).reshape((-1,) + (1,) * len(shape))
         self.batches = np.exp(self.log_first + steps * self.log_step)
-        self.step, self.eff_step = decode_step(model, hw, plan, wl, eff, self.batches, speculation, options)
+        self.step, self.eff_step = decode_step(model, hw, plan, wl, eff, np.maximum(self.batches, 1.0), speculation,
+                                               options)
 
     def __call__(self, batch):
         """(s(B), s_eff(B)) at ``batch``."""
