@@ -99,6 +99,35 @@ def sensitivity(model: Model, hardware: Hardware, workload: Workload, max_gpus: 
     return pd.DataFrame(rows)
 
 
+METRIC_WORDS = {"output_tokens_per_s_per_gpu": "output tokens/s per GPU",
+                "input_tokens_per_s_per_gpu": "input tokens/s per GPU",
+                "tokens_per_s_per_user": "tokens/s per user", "ttft_s": "TTFT (s)"}
+
+
+def sensitivity_markdown(table: pd.DataFrame, metric: str = "output_tokens_per_s_per_gpu") -> str:
+    """One Markdown line per input of a :func:`sensitivity` table: which plan is best over which values (in the
+    heading's unit) and how far ``metric`` moves over the range (lowest to highest, and their ratio)."""
+    check_choice("metric", metric, tuple(METRIC_WORDS))
+    lines = []
+    for _, rows in table.groupby("parameter", sort=False):
+        values = [f"{v:.3g}" for v in rows["display_value"]]
+        runs = []  # (plan, first value, last value) of consecutive values with the same best plan
+        for plan, value in zip(rows["plan"].replace("none", "no feasible plan"), values):
+            if runs and runs[-1][0] == plan:
+                runs[-1][2] = value
+            else:
+                runs.append([plan, value, value])
+        if len(runs) == 1:
+            where = f"{runs[0][0]} over the whole range ({values[0]} to {values[-1]})"
+        else:
+            where = "; ".join(f"{plan} at {a}" + (f" to {b}" if b != a else "") for plan, a, b in runs)
+        found = rows[metric].dropna() if metric in rows else pd.Series(dtype=float)
+        spread = (f"; {METRIC_WORDS[metric]} {found.min():.3g} to {found.max():.3g} "
+                  f"(x{found.max() / found.min():.3g})") if len(found) and found.min() > 0 else ""
+        lines.append(f"- **{rows['heading'].iloc[0]}**: {where}{spread}.")
+    return "\n".join(lines)
+
+
 # --- from a document's plan to the best one -----------------------------------------------------
 FIELD_ROLES = {
     "pp": "pipeline stages: TTFT pays (mb + pp - 1) stage times, decode max(mb, pp) rounds",

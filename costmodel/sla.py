@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from . import serving
+from . import display, serving
 from .efficiency import resolve_efficiency
 from .inputs import as_hardware, as_model, as_workload
 from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
@@ -145,7 +145,7 @@ class ServingSearch:
         limits = self.requirements
         meets = np.isfinite(row["ttft_s"]) and all(
             not limits[k] or row[m] <= limits[k] for k, m in (("ttft_max_s", "ttft_s"), ("tpot_max_s", "tpot_s")))
-        return {"label": label, "serving": "agg", "deployment": plan.label() + (f" x{workers}" if workers > 1 else ""),
+        return {"label": label, "serving": "agg", "deployment": (f"{workers}×" if workers > 1 else "") + plan.label(),
                 "concurrency": int(concurrency), **row, "gpus_total": int(row["gpus_total"]),
                 "fits": bool(np.isfinite(row["ttft_s"])), "meets": bool(meets)}
 
@@ -183,6 +183,27 @@ class ServingSearch:
                 "requirements": dict(self.requirements), "plans_evaluated": self.plans_evaluated,
                 "points_evaluated": len(self.points), "points_feasible": int(self.points["feasible"].sum()),
                 "best": rows(self.best(top)), "frontier": rows(self.frontier(), ("why",))}
+
+
+READER_COLUMNS = {
+    # column: heading with unit (TPOT shown in ms)
+    "label": "document", "serving": "serving", "deployment": "deployment (prefill / decode)", "gpus_total": "GPUs",
+    "concurrency": "in flight", "ttft_s": "TTFT (s)", "tpot_s": "TPOT (ms)",
+    "output_tokens_per_s_per_gpu": "output tok/s/GPU", "tokens_per_s_per_user": "tok/s/user", "meets": "meets limits",
+    "frontier_deployment": "best deployment as fast per user", "frontier_serving": "its serving",
+    "frontier_gpus": "its GPUs", "frontier_tokens_per_s_per_gpu": "its output tok/s/GPU", "gain": "gain (x)",
+}
+
+
+def reader_table(rows) -> display.ReaderTable:
+    """Deployment points (rows of :attr:`ServingSearch.points`, :meth:`ServingSearch.place` dicts or
+    :meth:`ServingSearch.gaps`) for readers: the columns of :data:`READER_COLUMNS` they have, in that order,
+    headings with units, TPOT in ms."""
+    frame = pd.DataFrame(rows).reset_index(drop=True)
+    shown = frame[[c for c in READER_COLUMNS if c in frame]]
+    if "tpot_s" in shown:
+        shown = shown.assign(tpot_s=shown["tpot_s"] * 1e3)
+    return display.ReaderTable(shown.rename(columns=READER_COLUMNS))
 
 
 def _plain(v):
@@ -303,5 +324,5 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
                                 serving.Pool(_namespace(decode, di, (-1, 1)), dw[:, None]), wl, eff, conc[None, :],
                                 speculation=speculation, options=options)
     p_labels, d_labels = _labels(prefill, pi), _labels(decode, di)
-    deployment = np.array([f"{a}x{p} / {b}x{d}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
+    deployment = np.array([f"{p}×{a} / {d}×{b}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
     return _frame("disagg", out, conc[None, :], deployment, p_labels, pw, d_labels, dw, limits)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -285,6 +286,21 @@ def test_change_path_reaches_the_end_and_agrees_with_estimate():
     flat = [f for fields in changed for f in fields]
     assert sorted(flat) == sorted(f for f in S.DEGREE_FIELDS if getattr(start, f) != getattr(end, f))
     assert V.change_path(m, hw, wl, end, end)["step"].tolist() == [0]
+
+
+def test_sensitivity_markdown_by_hand():
+    # MFU 0.2, 0.6, 1.0 with best plans A, A, B at 10, 20, 40 tokens/s/GPU: A over 0.2 to 0.6, B at 1,
+    # 10 to 40 (x4); HBM 0.5 has no feasible plan, C at 1.0 gives 50: one value, so 50 to 50 (x1)
+    t = pd.DataFrame({"parameter": ["mfu"] * 3 + ["bw_util"] * 2, "heading": ["MFU"] * 3 + ["HBM"] * 2,
+                      "display_value": [0.2, 0.6, 1.0, 0.5, 1.0], "plan": ["A", "A", "B", "none", "C"],
+                      "output_tokens_per_s_per_gpu": [10.0, 20.0, 40.0, np.nan, 50.0]})
+    assert V.sensitivity_markdown(t).splitlines() == [
+        "- **MFU**: A at 0.2 to 0.6; B at 1; output tokens/s per GPU 10 to 40 (x4).",
+        "- **HBM**: no feasible plan at 0.5; C at 1; output tokens/s per GPU 50 to 50 (x1)."]
+    t["plan"] = "A"
+    assert V.sensitivity_markdown(t.iloc[:3]).startswith("- **MFU**: A over the whole range (0.2 to 1)")
+    with pytest.raises(cm.CostModelError, match="metric"):
+        V.sensitivity_markdown(t, "speed")
 
 
 def test_sensitivity_rows_match_searches():

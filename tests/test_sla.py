@@ -94,3 +94,14 @@ def test_bad_input_is_one_line_naming_the_field(kwargs, field):
     with pytest.raises(cm.CostModelError, match=f"^{field}") as err:
         sla.serving_search("qwen3-30b-a3b", "h100-sxm", WL, **({"max_gpus": 8} | kwargs))
     assert "\n" not in str(err.value)
+
+
+def test_reader_table_headings_and_units(result):
+    # TPOT is shown in ms: a point at tpot_s = 0.0123 reads 12.3; columns outside READER_COLUMNS are left out
+    rows = result.best(2)
+    shown = sla.reader_table(rows)
+    assert list(shown.columns) == ["serving", "deployment (prefill / decode)", "GPUs", "in flight", "TTFT (s)",
+                                   "TPOT (ms)", "output tok/s/GPU", "tok/s/user"]
+    assert shown["TPOT (ms)"].tolist() == pytest.approx((rows["tpot_s"] * 1e3).tolist())
+    gaps = sla.reader_table(result.gaps([dict(rows.iloc[0], label="doc")]))
+    assert gaps.columns[0] == "document" and gaps["gain (x)"].iloc[0] == 1.0

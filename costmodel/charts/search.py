@@ -186,6 +186,9 @@ def requirement_set_chart(rs, result: SearchResult) -> alt.VConcatChart:
                           floor=result.requirements.get("min_tokens_per_s_per_gpu"))
 
 
+CLOUD_CELLS = 12
+"""Cells per decade of the log grid that thins the faint cloud of feasible deployment points."""
+
 SERVING_COLORS = {"agg": "#4c78a8", "disagg": "#e45756", "document": "#222222"}
 
 
@@ -194,9 +197,9 @@ def serving_frontier_chart(result, placed: list[dict] | None = None, title: str 
     deployment point faint, the frontier of :meth:`costmodel.sla.ServingSearch.frontier` by serving mode
     (aggregated, disaggregated), and the ``placed`` deployments (:meth:`ServingSearch.place`) as crosses."""
     feasible = result.feasible
-    thin = feasible.assign(
-        _x=np.floor(np.log10(feasible["tokens_per_s_per_user"]) * 30),
-        _y=np.floor(np.log10(feasible["output_tokens_per_s_per_gpu"]) * 30),
+    thin = feasible.assign(  # one point per serving mode and cell of a log grid, CLOUD_CELLS per decade
+        _x=np.floor(np.log10(feasible["tokens_per_s_per_user"]) * CLOUD_CELLS),
+        _y=np.floor(np.log10(feasible["output_tokens_per_s_per_gpu"]) * CLOUD_CELLS),
     ).sort_values("output_tokens_per_s_per_gpu", ascending=False).drop_duplicates(["serving", "_x", "_y"])
 
     def shown(rows, kind):

@@ -11,7 +11,7 @@ from ..display import cell, sig, table, text_table
 from ..hardware import load_hardware
 from ..search import REQUIREMENT_METRICS, search
 from ..search_views import format_table, plan_label
-from ..sla import DEFAULT_CONCURRENCY, SERVING_MODES, serving_search
+from ..sla import DEFAULT_CONCURRENCY, READER_COLUMNS, SERVING_MODES, reader_table, serving_search
 from ..units import MAX_BATCH, MAX_GPUS, CostModelError
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_serving_args, add_workload_args,
                    int_up_to, model_from_args, options_from_args, positive_number, speculation_from_args,
@@ -131,14 +131,12 @@ def why_none_lines(r) -> list[str]:
     return lines + [f"closest plan: {plan_label(best)} on {int(best['gpus_total']):,} GPUs: " + "; ".join(misses)]
 
 
-SERVING_COLUMNS = {"serving": "serving", "deployment": "deployment (prefill / decode)", "gpus_total": "GPUs",
-                   "concurrency": "in flight", "ttft_s": "TTFT (s)", "tpot_s": "TPOT (ms)",
-                   "output_tokens_per_s_per_gpu": "output tok/s/GPU", "tokens_per_s_per_user": "tok/s/user"}
+SERVING_COLUMNS = ("serving", "deployment", "gpus_total", "concurrency", "ttft_s", "tpot_s",
+                   "output_tokens_per_s_per_gpu", "tokens_per_s_per_user")
 
 
 def _serving_table(rows) -> str:
-    shown = rows[list(SERVING_COLUMNS)].assign(tpot_s=rows["tpot_s"] * 1e3).rename(columns=SERVING_COLUMNS)
-    return text_table(table(shown), left=("serving", SERVING_COLUMNS["deployment"]))
+    return text_table(table(reader_table(rows[list(SERVING_COLUMNS)])), left=("serving", READER_COLUMNS["deployment"]))
 
 
 def run_serving(args) -> int:
