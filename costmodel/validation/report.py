@@ -160,8 +160,6 @@ def hardware_pair_ratios(predictions: pd.DataFrame, faster: str = "h200-sxm", sl
                        .assign(pairs=both.groupby(["model", "plan"]).size()).reset_index())
 
 
-
-
 TARGETS = (
     # (metric group, subset, target median APE %, source of the target)
     ("throughput_max_load", "all", 15, "validation chapter (published rows)"),
