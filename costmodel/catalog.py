@@ -3,7 +3,6 @@ with 3 significant digits and ``—`` for a missing value (:class:`costmodel.dis
 
 from __future__ import annotations
 
-
 from .architecture import load_model, model_ids, official_params
 from .display import ReaderTable
 from .hardware import hardware_ids, load_hardware
@@ -19,6 +18,7 @@ def hardware_table() -> ReaderTable:
             "id": hw.id,
             "dense BF16 (TFLOP/s)": hw.peak_flops_per_s("bf16") / TFLOP,
             "dense FP8 (TFLOP/s)": hw.dense_flops_per_s.get("fp8", float("nan")) / TFLOP,  # NaN: no FP8 units
+            "dense FP4 (TFLOP/s)": hw.dense_flops_per_s.get("fp4", float("nan")) / TFLOP,
             "HBM (GB)": hw.memory_bytes / GB,
             "HBM bandwidth (TB/s)": hw.hbm_bandwidth_bytes_per_s / TB,
             "GPUs per scale-up domain": hw.scale_up_gpus,

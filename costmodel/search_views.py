@@ -248,7 +248,7 @@ def summary_row(e: Estimate, requirements: dict | None = None, **labels) -> dict
             "problems": ", ".join(problems) or "-"}
 
 
-def search_summary(results: dict) -> pd.DataFrame:
+def search_summary(results: dict) -> display.ReaderTable:
     """Per set: plans evaluated, valid and feasible, and the corrected plan (see
     :meth:`SearchResult.corrected`) with the requirements it had to drop."""
     rows = []
@@ -260,7 +260,7 @@ def search_summary(results: dict) -> pd.DataFrame:
             row |= summary_row(r.estimate(best), r.requirements)
         row["requirements dropped"] = ", ".join(dropped) or "-"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return display.ReaderTable(rows)
 
 
 def why_markdown(table: pd.DataFrame) -> str:
@@ -275,7 +275,7 @@ def why_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def frontier_gap(result: SearchResult, estimates: dict) -> pd.DataFrame:
+def frontier_gap(result: SearchResult, estimates: dict) -> display.ReaderTable:
     """How far each plan (``{label: Estimate}``) sits below the throughput frontier.
 
     For a plan with speed u tokens/s per user and throughput t per GPU (the requirement's reading):
@@ -294,4 +294,4 @@ def frontier_gap(result: SearchResult, estimates: dict) -> pd.DataFrame:
             row |= {"best plan at >= tok/s/user": plan_label(best), "its tok/s/GPU": best[metric],
                     "gain": best[metric] / t}
         rows.append(row)
-    return pd.DataFrame(rows)
+    return display.ReaderTable(rows)

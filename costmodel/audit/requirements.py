@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..display import ReaderTable
 from ..perf import Estimate, estimate
 from ..search import SearchResult, plan_of, search
 from ..search_views import change_path, frontier_gap, sensitivity, summary_row
@@ -101,7 +102,7 @@ def requirement_sets(names=None, path=None) -> dict[str, RequirementSet]:
     return {name: sets[name] for name in (names or sets)}
 
 
-def requirement_table(sets: dict) -> pd.DataFrame:
+def requirement_table(sets: dict) -> ReaderTable:
     """One row per requirement set: model and size, workload, requirements, documents placed."""
     rows = []
     for rs in sets.values():
@@ -115,10 +116,10 @@ def requirement_table(sets: dict) -> pd.DataFrame:
                      "reading": kw["throughput_metric"].split("_")[0],
                      "MFU / HBM": f"{sc.efficiency.mfu:.0%} / {sc.efficiency.bw_util:.0%}",
                      "documents": ", ".join(f"{k} ({p.label()})" for k, p in rs.documents.items())})
-    return pd.DataFrame(rows)
+    return ReaderTable(rows)
 
 
-def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
+def comparison(rs: RequirementSet, result: SearchResult) -> ReaderTable:
     """Each document's plan beside the corrected plan of the set, and why each change helps.
 
     Rows: ``document`` (the plan as the document gives it, under the set's workload) then
@@ -129,7 +130,7 @@ def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
     best, dropped = result.corrected()
     rows = []
     if best is None:
-        return pd.DataFrame(rows)
+        return ReaderTable(rows)
     best_plan, sc = plan_of(best), rs.scenario
     for label, plan in rs.documents.items():
         rows.append(summary_row(rs.estimate(plan), result.requirements, document=label, role="document")
@@ -141,10 +142,10 @@ def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
             why.append(f"No plan meets {', '.join(dropped)}: this is the best plan without it.")
         rows.append(summary_row(rs.estimate(best_plan), result.requirements, document=label, role="corrected")
                     | {"why": "\n".join(why)})
-    return pd.DataFrame(rows)
+    return ReaderTable(rows)
 
 
-def frontier_gaps(sets: dict, results: dict) -> pd.DataFrame:
+def frontier_gaps(sets: dict, results: dict) -> ReaderTable:
     """:func:`costmodel.search_views.frontier_gap` of every set's documents, against the plans the set's chart shows
     (those meeting every requirement, or the rest when none does: see :meth:`SearchResult.corrected`)."""
     frames = []
@@ -154,4 +155,4 @@ def frontier_gaps(sets: dict, results: dict) -> pd.DataFrame:
         shown = r.relaxed(*dropped) if dropped else r
         frames.append(frontier_gap(shown, rs.document_estimates()).assign(set=name))
     out = pd.concat(frames, ignore_index=True)
-    return out[["set", *out.columns[:-1]]]
+    return ReaderTable(out[["set", *out.columns[:-1]]])
