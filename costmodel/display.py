@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from html import escape
 
 import pandas as pd
@@ -95,3 +96,26 @@ class ReaderTable(pd.DataFrame):
 
     def __repr__(self) -> str:
         return table(pd.DataFrame(self)).to_string(index=False)
+
+
+SI_NAME = re.compile(r"^(?P<name>.+?)_(?P<unit>bytes|tokens_per_s|s)(?P<per>(_per_[a-z]+)*)$")
+"""A library name that carries its SI unit: ``weight_bytes_per_gpu``, ``decode_step_s``, ``output_tokens_per_s_per_gpu``."""
+
+SHOWN_UNITS = {"bytes": ("GB", 1e9), "tokens_per_s": ("tokens/s", 1.0), "s": ("s", 1.0)}
+"""SI unit in a name: (unit shown, size of that unit in SI)."""
+
+
+def quantities(values: dict, digits: int = 3) -> ReaderTable:
+    """A dict of named SI values (an ``explain_*`` result, ``Estimate.metrics``) as a table for readers: quantity,
+    value in the unit shown, unit (bytes in GB, times in s, rates in tokens/s; ``_per_gpu`` becomes ``/GPU``).
+    A name without a unit keeps its value: ``batch`` 300, ``row`` R002."""
+    rows = []
+    for key, value in values.items():
+        match = SI_NAME.match(key) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
+        if match:
+            unit, size = SHOWN_UNITS[match["unit"]]
+            per = "".join("/" + ("GPU" if p == "gpu" else p) for p in match["per"].split("_per_")[1:])
+            rows.append({"quantity": match["name"].replace("_", " "), "value": value / size, "unit": unit + per})
+        else:
+            rows.append({"quantity": key.replace("_", " "), "value": value, "unit": ""})
+    return ReaderTable(rows)
