@@ -8,7 +8,7 @@ from ..architecture import load_model, model_from_hf_config, model_ids
 from ..efficiency import fitted_profiles, profile_names
 from ..hardware import hardware_ids
 from ..strategy import Workload
-from ..units import MAX_BATCH, MAX_DEGREE, MAX_TOKENS, MAX_WHOLE
+from ..units import MAX_BATCH, MAX_DEGREE, MAX_TOKENS
 
 DTYPES = ("fp8", "bf16", "fp16")
 
@@ -58,9 +58,8 @@ def int_up_to(maximum: int):
     return whole
 
 
-positive_int = int_up_to(MAX_WHOLE)
 degree = int_up_to(MAX_DEGREE)
-"""Argument types: any count the library accepts; a parallel degree (tp, dp, pp, ep, etp, micro-batches)."""
+"""Argument type of a parallel degree (tp, dp, pp, ep, etp, micro-batches)."""
 
 
 def fraction(text: str) -> float:

@@ -7,9 +7,9 @@ import json
 from ..hardware import load_hardware
 from ..display import sig
 from ..search import REQUIREMENT_METRICS, format_table, plan_label, search
+from ..units import MAX_GPUS
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_workload_args, model_from_args,
                    int_up_to, positive_number, workload_from_args)
-from ..units import MAX_GPUS
 
 MAX_TOP = 100
 """Most plans ``--top`` lists: each is evaluated again one at a time for the output."""
