@@ -159,7 +159,7 @@ def start_s() -> float:
 def test_random_argument_vectors_in_a_fresh_interpreter(config_path, start_s):
     commands = st.sampled_from(["params", "estimate", "search", "audit"])
 
-    @settings(FUZZ, max_examples=4)
+    @settings(FUZZ, max_examples=3)
     @given(commands.flatmap(lambda c: argv_for(c, config_path)).filter(lambda v: all("\x00" not in a for a in v)))
     def fuzz(argv):
         command = argv[0]
