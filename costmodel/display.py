@@ -99,13 +99,14 @@ class ReaderTable(pd.DataFrame):
 
 
 SI_NAME = re.compile(r"^(?P<name>.+?)_(?P<unit>bytes|tokens_per_s|s)(?P<per>(_per_[a-z]+)*)$")
-"""A library name that carries its SI unit: ``weight_bytes_per_gpu``, ``decode_step_s``, ``output_tokens_per_s_per_gpu``."""
+"""A library name that carries its SI unit: ``weight_bytes_per_gpu``, ``decode_step_s``,
+``output_tokens_per_s_per_gpu``."""
 
 SHOWN_UNITS = {"bytes": ("GB", 1e9), "tokens_per_s": ("tokens/s", 1.0), "s": ("s", 1.0)}
 """SI unit in a name: (unit shown, size of that unit in SI)."""
 
 
-def quantities(values: dict, digits: int = 3) -> ReaderTable:
+def quantities(values: dict) -> ReaderTable:
     """A dict of named SI values (an ``explain_*`` result, ``Estimate.metrics``) as a table for readers: quantity,
     value in the unit shown, unit (bytes in GB, times in s, rates in tokens/s; ``_per_gpu`` becomes ``/GPU``).
     A name without a unit keeps its value: ``batch`` 300, ``row`` R002."""

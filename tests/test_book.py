@@ -256,7 +256,8 @@ def test_every_chart_becomes_interactive(html_dir, reader_pass):
 def test_maths_is_typeset_offline(reader_pass, name):
     errors, spans, typeset = reader_pass[name]["maths"]
     assert reader_pass[name]["settled"], f"{name}: MathJax never finished"
-    assert typeset > 0 and errors == 0 and spans <= typeset, f"{name}: {errors} errors, {spans} maths, {typeset} typeset"
+    assert typeset > 0 and errors == 0 and spans <= typeset, \
+        f"{name}: {errors} errors, {spans} maths, {typeset} typeset"
 
 
 def test_chart_tooltip_shows_on_hover(html_dir, open_tab):
