@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import re
 from html import escape
 
 import pandas as pd
@@ -34,7 +33,7 @@ def sig(x: float, digits: int = 3) -> str:
 def cell(value, digits: int = 3) -> str:
     """One table cell: :data:`EMPTY` for None / NaN / '', 'yes' / 'no' for booleans, whole numbers
     exactly, other numbers through :func:`sig`, anything else as text."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or value is pd.NA or (isinstance(value, str) and not value.strip()):
         return EMPTY
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return "yes" if value else "no"
@@ -96,27 +95,3 @@ class ReaderTable(pd.DataFrame):
 
     def __repr__(self) -> str:
         return table(pd.DataFrame(self)).to_string(index=False)
-
-
-SI_NAME = re.compile(r"^(?P<name>.+?)_(?P<unit>bytes|tokens_per_s|s)(?P<per>(_per_[a-z]+)*)$")
-"""A library name that carries its SI unit: ``weight_bytes_per_gpu``, ``decode_step_s``,
-``output_tokens_per_s_per_gpu``."""
-
-SHOWN_UNITS = {"bytes": ("GB", 1e9), "tokens_per_s": ("tokens/s", 1.0), "s": ("s", 1.0)}
-"""SI unit in a name: (unit shown, size of that unit in SI)."""
-
-
-def quantities(values: dict) -> ReaderTable:
-    """A dict of named SI values (an ``explain_*`` result, ``Estimate.metrics``) as a table for readers: quantity,
-    value in the unit shown, unit (bytes in GB, times in s, rates in tokens/s; ``_per_gpu`` becomes ``/GPU``).
-    A name without a unit keeps its value: ``batch`` 300, ``row`` R002."""
-    rows = []
-    for key, value in values.items():
-        match = SI_NAME.match(key) if isinstance(value, numbers.Real) and not isinstance(value, bool) else None
-        if match:
-            unit, size = SHOWN_UNITS[match["unit"]]
-            per = "".join("/" + ("GPU" if p == "gpu" else p) for p in match["per"].split("_per_")[1:])
-            rows.append({"quantity": match["name"].replace("_", " "), "value": value / size, "unit": unit + per})
-        else:
-            rows.append({"quantity": key.replace("_", " "), "value": value, "unit": ""})
-    return ReaderTable(rows)

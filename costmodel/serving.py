@@ -52,9 +52,9 @@ the second token prediction ranges between 85% and 90%", lower end); n = 2: 2.18
 SGLang MTP blog (lmsys.org, 2025-07-17: "average acceptance length of 2.18 tokens" with a 3-token window,
 2.44 with a 4-token window, topk 1). Beyond 3 the per-token rate p of 1 + p + p^2 + p^3 = 2.44 extends it."""
 
-BISECTION_STEPS = 20
-"""Halvings, on a log scale, of the interval between two grid batches that brackets the solution
-(or of [1e-6, the first grid batch]): well within 1e-4 of the exact batch."""
+BISECTION_STEPS = 12
+"""Halvings, on a log scale, of the interval between two grid batches that brackets the solution (a
+ratio of at most 1.4 for a largest batch of 10^4): within 1e-4 of the exact batch."""
 
 GRID_POINTS = 33
 """Decode batches at which the step time is evaluated (geometric from 1/8 to the largest batch); the
@@ -170,8 +170,10 @@ def kv_transfer_s(model, hw, plan_prefill, wl, eff, same_domain, chunk_tokens=PR
 
 class StepCurve:
     """s(B) and s_eff(B) of :func:`decode_step` on a geometric grid of batches from 1/8 to ``largest``,
-    interpolated linearly between neighbours. The grid axis is first, the plan's (or efficiency's)
-    shape follows; a query broadcasts against that trailing shape."""
+    interpolated linearly between neighbours. B is a worker's mean decode batch; below one sequence the
+    worker is idle part of the time and steps one sequence when busy, so s(B) = s(1) there (the grid
+    still reaches 1/8 so the solver can bracket such a mean). The grid axis is first, the plan's (or
+    efficiency's) shape follows; a query broadcasts against that trailing shape."""
 
     def __init__(self, model, hw, plan, wl, eff, largest, speculation, options):
         shape = np.broadcast(largest, plan.tp, plan.dp, plan.pp, plan.ep, plan.etp, plan.microbatches, eff.mfu,
@@ -180,7 +182,8 @@ class StepCurve:
         self.log_first, self.log_step = np.log(0.125), (top - np.log(0.125)) / (GRID_POINTS - 1)
         steps = np.arange(GRID_POINTS).reshape((-1,) + (1,) * len(shape))
         self.batches = np.exp(self.log_first + steps * self.log_step)
-        self.step, self.eff_step = decode_step(model, hw, plan, wl, eff, self.batches, speculation, options)
+        self.step, self.eff_step = decode_step(model, hw, plan, wl, eff, np.maximum(self.batches, 1.0), speculation,
+                                               options)
 
     def __call__(self, batch):
         """(s(B), s_eff(B)) at ``batch``."""

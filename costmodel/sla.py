@@ -27,11 +27,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from . import serving
+from . import display, serving
 from .efficiency import resolve_efficiency
+from .inputs import as_hardware, as_model, as_workload
 from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
 from .moe import routing_skew
-from .search import pareto_mask, powers_of_two
+from .search import best_at_least_as_fast, pareto_mask, powers_of_two
 from .stage import overlap_policy
 from .strategy import RULES, Workload, plan_label, rule_masks
 from .units import CostModelError, check_choice, positive_int
@@ -43,7 +44,16 @@ DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))
 PREFILL_CANDIDATES = 4
 """Prefill plans kept for disaggregated pairs: the fastest per GPU."""
 
+MAX_SERVING_POINTS = 80_000
+"""Most disaggregated points (deployments x concurrencies, counted before the coprime filter) one search
+evaluates: about 1.5 s at 64 GPUs and the default 11 concurrencies; 128 GPUs would be about 350,000 (7 s),
+512 GPUs 7 million (a minute), 4096 GPUs run out of memory. A larger space is refused before it is built."""
+
 PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
+
+FRONTIER_STEP = 0.05
+"""Neighbouring frontier points differ by at least 5 % in tokens/s per GPU or per user (the others are
+variants of the same deployment that a reader cannot tell apart)."""
 
 BATCH_FREE_RULES = tuple(n for n, (severity, _) in RULES.items() if severity == "error" and n not in (
     "memory_exceeds_capacity", "batch_not_divisible_by_dp", "microbatches_not_dividing"))
@@ -96,6 +106,9 @@ class ServingSearch:
     workload: Workload
     requirements: dict
     points: pd.DataFrame
+    efficiency: object = None
+    speculation: serving.Speculation | None = None
+    options: dict | None = None
 
     @property
     def plans_evaluated(self) -> int:
@@ -111,13 +124,55 @@ class ServingSearch:
         return self.feasible.sort_values(["output_tokens_per_s_per_gpu", "tokens_per_s_per_user", "deployment"],
                                          ascending=[False, False, True], kind="mergesort").head(n)
 
-    def frontier(self) -> pd.DataFrame:
+    def frontier(self, step: float = FRONTIER_STEP) -> pd.DataFrame:
         """Pareto frontier of the feasible points: output tokens/s per GPU against tokens/s per user,
-        sorted by per-user speed, each with ``why`` (the deployment and its numbers)."""
+        sorted by per-user speed, thinned so that neighbours differ by at least ``step`` (a fraction) in
+        one of the two, each with ``why`` (the deployment and its numbers)."""
         f = self.feasible.sort_values(["gpus_total", "deployment", "concurrency"], kind="mergesort")
         keep = pareto_mask(f["output_tokens_per_s_per_gpu"], f["tokens_per_s_per_user"], (True, True))
         out = f[keep].sort_values("tokens_per_s_per_user", kind="mergesort")
+        kept, last = [], None
+        for i, row in out.iterrows():
+            point = (row["output_tokens_per_s_per_gpu"], row["tokens_per_s_per_user"])
+            if last is None or point[0] < last[0] * (1 - step) or point[1] > last[1] * (1 + step):
+                kept.append(i)
+                last = point
+        out = out.loc[kept]
         return out.assign(why=[_why(r) for _, r in out.iterrows()])
+
+    def place(self, label: str, plan, concurrency: int, workers: int = 1) -> dict:
+        """One aggregated deployment (a document's plan, say) at ``concurrency`` requests in flight, under
+        the search's efficiency and options: the columns of :attr:`points` plus ``label`` and ``fits``."""
+        out = serving.aggregated(self.model, self.hardware, serving.Pool(plan, workers), self.workload,
+                                 self.efficiency, concurrency, speculation=self.speculation, options=self.options)
+        row = {k: float(np.asarray(out[k])) for k in ("gpus_total", "ttft_s", "tpot_s", "output_tokens_per_s_per_gpu",
+                                                       "input_tokens_per_s_per_gpu", "tokens_per_s_per_user")}
+        limits = self.requirements
+        meets = np.isfinite(row["ttft_s"]) and all(
+            not limits[k] or row[m] <= limits[k] for k, m in (("ttft_max_s", "ttft_s"), ("tpot_max_s", "tpot_s")))
+        return {"label": label, "serving": "agg", "deployment": (f"{workers}×" if workers > 1 else "") + plan.label(),
+                "concurrency": int(concurrency), **row, "gpus_total": int(row["gpus_total"]),
+                "fits": bool(np.isfinite(row["ttft_s"])), "meets": bool(meets)}
+
+    def gaps(self, placed: list[dict]) -> pd.DataFrame:
+        """How far each placed deployment (:meth:`place`) sits below the frontier: the feasible point with the
+        most output tokens/s per GPU among those at least as fast per user, and ``gain`` = its tokens/s per GPU
+        over the placed one's (1: on the frontier; NaN: no feasible point is as fast)."""
+        rows = []
+        for p in placed:
+            best = best_at_least_as_fast(self.feasible, "output_tokens_per_s_per_gpu", p["tokens_per_s_per_user"])
+            row = {k: p[k] for k in ("label", "deployment", "gpus_total", "concurrency", "tokens_per_s_per_user",
+                                      "output_tokens_per_s_per_gpu")}
+            if best is None:
+                row |= {"frontier_deployment": "none", "frontier_serving": "none", "frontier_gpus": np.nan,
+                        "frontier_tokens_per_s_per_gpu": np.nan, "gain": np.nan}
+            else:
+                row |= {"frontier_deployment": best["deployment"], "frontier_serving": best["serving"],
+                        "frontier_gpus": int(best["gpus_total"]),
+                        "frontier_tokens_per_s_per_gpu": float(best["output_tokens_per_s_per_gpu"]),
+                        "gain": float(best["output_tokens_per_s_per_gpu"]) / p["output_tokens_per_s_per_gpu"]}
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def as_dict(self, top: int = 10) -> dict:
         wl = self.workload
@@ -133,6 +188,27 @@ class ServingSearch:
                 "requirements": dict(self.requirements), "plans_evaluated": self.plans_evaluated,
                 "points_evaluated": len(self.points), "points_feasible": int(self.points["feasible"].sum()),
                 "best": rows(self.best(top)), "frontier": rows(self.frontier(), ("why",))}
+
+
+READER_COLUMNS = {
+    # column: heading with unit (TPOT shown in ms)
+    "label": "document", "serving": "serving", "deployment": "deployment (prefill / decode)", "gpus_total": "GPUs",
+    "concurrency": "in flight", "ttft_s": "TTFT (s)", "tpot_s": "TPOT (ms)",
+    "output_tokens_per_s_per_gpu": "output tok/s/GPU", "tokens_per_s_per_user": "tok/s/user", "meets": "meets limits",
+    "frontier_deployment": "best deployment as fast per user", "frontier_serving": "its serving",
+    "frontier_gpus": "its GPUs", "frontier_tokens_per_s_per_gpu": "its output tok/s/GPU", "gain": "gain (x)",
+}
+
+
+def reader_table(rows) -> display.ReaderTable:
+    """Deployment points (rows of :attr:`ServingSearch.points`, :meth:`ServingSearch.place` dicts or
+    :meth:`ServingSearch.gaps`) for readers: the columns of :data:`READER_COLUMNS` they have, in that order,
+    headings with units, TPOT in ms."""
+    frame = pd.DataFrame(rows).reset_index(drop=True)
+    shown = frame[[c for c in READER_COLUMNS if c in frame]]
+    if "tpot_s" in shown:
+        shown = shown.assign(tpot_s=shown["tpot_s"] * 1e3)
+    return display.ReaderTable(shown.rename(columns=READER_COLUMNS))
 
 
 def _plain(v):
@@ -186,7 +262,9 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
                    memory_headroom: float = MEMORY_HEADROOM,
                    reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> ServingSearch:
     """Aggregated and disaggregated deployments on up to ``max_gpus`` GPUs over a concurrency sweep
-    (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored)."""
+    (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored); model and hardware may be
+    bundled ids."""
+    model, hardware, workload = as_model(model), as_hardware(hardware), as_workload(workload)
     max_gpus = positive_int("max_gpus", max_gpus)
     modes = tuple(modes)
     for mode in modes:
@@ -208,7 +286,7 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
         pd.DataFrame(columns=["serving", "deployment", "feasible", "gpus_total"])
     requirements = dict(limits, max_gpus=max_gpus, serving=",".join(modes),
                         mtp=speculation.draft_tokens if speculation else 0)
-    return ServingSearch(model, hardware, workload, requirements, points)
+    return ServingSearch(model, hardware, workload, requirements, points, eff, speculation, options)
 
 
 def _aggregated(model, hardware, wl, max_gpus, conc, eff, speculation, options, limits) -> pd.DataFrame:
@@ -234,6 +312,14 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
     order = np.lexsort((np.arange(len(mu)), -mu / gpus_p))
     meets = order[t_1[order] <= (limits["ttft_max_s"] or np.inf)][:PREFILL_CANDIDATES]
     gpus_d = decode["tp"] * decode["dp"] * decode["pp"]
+    # worker pairs (p, d) with p gp + d gd <= max_gpus, at most sum over p = 1..P of (max_gpus - p gp) / gd
+    gp, gd = gpus_p[meets][:, None].astype(float), gpus_d[None, :].astype(float)
+    most = np.maximum((max_gpus - gd) // gp, 0)
+    bound = int(((most * max_gpus - gp * most * (most + 1) / 2) / gd).sum())
+    if bound * len(conc) > MAX_SERVING_POINTS:
+        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give up to {bound:,} disaggregated deployments x "
+                             f"{len(conc)} concurrencies, more than the {MAX_SERVING_POINTS:,} points one search "
+                             "evaluates; lower max_gpus or the concurrencies, or search the aggregated mode only")
     pi, di, pw, dw = [], [], [], []
     for i in meets:
         for j in range(len(gpus_d)):
@@ -251,5 +337,5 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
                                 serving.Pool(_namespace(decode, di, (-1, 1)), dw[:, None]), wl, eff, conc[None, :],
                                 speculation=speculation, options=options)
     p_labels, d_labels = _labels(prefill, pi), _labels(decode, di)
-    deployment = np.array([f"{a}x{p} / {b}x{d}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
+    deployment = np.array([f"{p}×{a} / {d}×{b}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
     return _frame("disagg", out, conc[None, :], deployment, p_labels, pw, d_labels, dw, limits)

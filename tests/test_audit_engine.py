@@ -320,7 +320,7 @@ def test_claimed_bounds_reject_bad_input():
 
 # --- structure ---------------------------------------------------------------------------------------------
 AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "concepts", "verdicts", "ledger", "rows",
-               "pins", "cards", "chapter", "narrative", "requirements")
+               "extract", "settings", "docmath", "mapping", "docconfig", "draft", "draftledger", "pins", "cards", "chapter", "narrative", "requirements")
 """The audit package's modules in import order: each imports only modules before it."""
 
 

@@ -1,6 +1,7 @@
 """The command line: JSON keys, readable tables, one-line errors, infeasible plans exit 0."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -49,7 +50,7 @@ def test_estimate_json_matches_library():
 
 def test_estimate_table_has_units():
     text = run(*ESTIMATE).stdout
-    for fragment in ("memory per GPU", "GB of 64 (fits)", "TTFT, whole batch", "tokens/s/GPU", "violations: none"):
+    for fragment in ("memory per GPU", "GB of 57.6 usable (fits)", "TTFT, whole batch", "tokens/s/GPU", "violations: none"):
         assert fragment in text
 
 
@@ -99,3 +100,64 @@ def test_closed_pipe_is_not_a_traceback():
     r = subprocess.run(f"{sys.executable} -m costmodel audit | head -1", shell=True, capture_output=True, text=True,
                        timeout=120)
     assert r.stdout.startswith("document ") and "Traceback" not in r.stderr
+
+
+# --- plans as engines write them, and serving ---------------------------------------------------------
+SERVE = ["estimate", "--model", "deepseek-v3", "--hardware", "h200-sxm", "--input-len", "1024", "--output-len",
+         "1024", "--weight-dtype", "fp8", "--kv-dtype", "fp8"]
+
+
+def test_plan_string_equals_the_degree_flags():
+    a = json.loads(run(*ESTIMATE, "--json").stdout)
+    flags = [x for x in ESTIMATE if x not in ("--tp", "4", "--dp", "--pp", "1", "--ep", "16")]
+    b = json.loads(run(*flags, "--plan", "tp=4,dp=4,ep=16", "--json").stdout)
+    assert a["ttft_s"] == b["ttft_s"] and (b["tp"], b["dp"], b["ep"], b["etp"]) == (4, 4, 16, 1)
+    # degrees default to 1 and etp to tp x dp / ep: "--tp 2" for Mixtral shards every expert over both GPUs
+    out = json.loads(run("estimate", "--model", "mixtral-8x7b", "--hardware", "h100-sxm", "--tp", "2", "--batch",
+                         "1", "--input-len", "100", "--output-len", "10", "--json").stdout)
+    assert (out["dp"], out["pp"], out["ep"], out["etp"]) == (1, 1, 1, 2) and out["fits_memory"]
+    r = run(*ESTIMATE, "--plan", "tp=4,ep=16")
+    assert r.returncode == 2 and "give --plan or the degree flags, not both" in r.stderr
+
+
+def test_concurrency_gives_the_serving_json_keys():
+    out = json.loads(run(*SERVE, "--plan", "tp=8,ep=8", "--concurrency", "64", "--json").stdout)
+    for key in ("ttft_s", "tpot_s", "output_tokens_per_s_per_gpu", "input_tokens_per_s_per_gpu",
+                "tokens_per_s_per_user"):
+        assert out[key] > 0, key
+    assert out["serving"] == "agg" and out["concurrency"] == 64
+    assert out["tokens_per_s_per_user"] == pytest.approx(1 / out["tpot_s"])
+    # Little's law over the loop: 64 = X (TTFT + 1023 TPOT), output tokens/s per GPU = X x 1024 / 8
+    x = out["output_tokens_per_s_per_gpu"] * 8 / 1024
+    assert x * (out["ttft_s"] + 1023 * out["tpot_s"]) == pytest.approx(64, rel=1e-3)
+
+
+def test_disaggregated_deployment_with_mtp():
+    out = json.loads(run(*SERVE, "--prefill-plan", "tp=8,ep=8", "--decode-plan", "tp=1,dp=8,ep=8",
+                         "--decode-workers", "2", "--concurrency", "256", "--mtp", "1", "--json").stdout)
+    assert out["serving"] == "disagg" and out["mtp"] == 1 and out["acceptance"] == 1.85
+    for key in ("output_tokens_per_s_per_decode_gpu", "input_tokens_per_s_per_prefill_gpu",
+                "output_tokens_per_s_per_gpu", "kv_transfer_s", "matched_prefill_workers"):
+        assert out[key] > 0, key
+    # the system-wide rate counts all 24 GPUs, the decode rate the 16 decode GPUs
+    assert out["output_tokens_per_s_per_gpu"] * 24 == pytest.approx(out["output_tokens_per_s_per_decode_gpu"] * 16)
+    for bad, message in ((["--decode-plan", "tp=8", "--concurrency", "8"], "needs both --prefill-plan"),
+                         (["--plan", "tp=8", "--batch", "8", "--mtp", "1"], "mtp: speculative decoding"),
+                         (["--plan", "tp=8", "--concurrency", "8", "--acceptance", "2"], "--acceptance needs --mtp"),
+                         (["--plan", "tp=8", "--concurrency", "8", "--mtp", "1", "--acceptance", "3"],
+                          r"acceptance: 3.0 must be a number of tokens in \[1, 2\]")):
+        r = run(*SERVE, *bad)
+        assert r.returncode == 2 and re.search(message, r.stderr), (bad, r.stderr)
+
+
+def test_serving_search_without_batch():
+    out = json.loads(run("search", "--model", "qwen3-235b-a22b", "--hardware", "h200-sxm", "--max-gpus", "8",
+                         "--input-len", "2000", "--output-len", "500", "--weight-dtype", "fp8", "--kv-dtype", "fp8",
+                         "--ttft-max", "2", "--tpot-max", "0.05", "--top", "3", "--json").stdout)
+    assert out["plans_evaluated"] > 100 and len(out["best"]) == 3
+    for point in out["best"] + out["frontier"]:
+        assert point["serving"] in ("agg", "disagg") and point["ttft_s"] <= 2 and point["tpot_s"] <= 0.05
+    assert all("why" in point for point in out["frontier"])
+    speeds = [p["tokens_per_s_per_user"] for p in out["frontier"]]
+    rates = [p["output_tokens_per_s_per_gpu"] for p in out["frontier"]]
+    assert speeds == sorted(speeds) and rates == sorted(rates, reverse=True)  # a Pareto frontier

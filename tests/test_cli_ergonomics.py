@@ -13,7 +13,7 @@ import pytest
 
 from costmodel import display
 from costmodel.cli import SUBCOMMANDS, build_parser, main
-from costmodel.search import display_table, format_table
+from costmodel.search_views import display_table, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,16 +164,3 @@ def test_validation_tables_show_for_readers():
     # median of 0.1, 0.123456, 0.5 is 0.123456: 12.3456 % shown as 12.3
     assert errors["median_ape_pct"].iloc[0] == pytest.approx(12.3456)
     assert display.table(errors)["median_ape_pct"].iloc[0] == "12.3"
-
-
-def test_named_si_values_show_in_reader_units():
-    # the validation chapter printed a worked example's bytes as 85520809984.0: names carry the SI unit, so a
-    # table can show 85,520,809,984 bytes as 85.5 GB/GPU, seconds as s and rates as tokens/s
-    t = display.quantities({"row": "R002", "capacity_bytes_per_gpu": 85520809984.0, "batch": 300,
-                            "kv_bytes_per_sequence_per_gpu": 41943040.0, "decode_step_s": 0.0648,
-                            "predicted_output_tokens_per_s_per_gpu": 3012.6})
-    assert t["value"].iloc[1] == 85.520809984  # full precision, in GB
-    assert display.table(t).values.tolist() == [
-        ["row", "R002", "—"], ["capacity", "85.5", "GB/GPU"], ["batch", "300", "—"],
-        ["kv", "0.0419", "GB/sequence/GPU"], ["decode step", "0.0648", "s"],
-        ["predicted output", "3,010", "tokens/s/GPU"]]

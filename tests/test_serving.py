@@ -126,14 +126,29 @@ def test_disaggregated_rate_matching_by_hand(monkeypatch):
     assert float(out["output_tokens_per_s_per_gpu"]) == pytest.approx(2 * x * 101 / 24, rel=2e-3)
 
 
+def test_a_worker_below_one_sequence_steps_one_when_busy(monkeypatch):
+    # one request over four decode workers: the mean batch per worker is below 1/4, but the worker that holds
+    # the request steps one sequence, so TPOT = s(1) = 10 ms + 1 ms = 11 ms (disaggregated TPOT is the step),
+    # and X = 4 B / (100 x 11 ms) by Little's law over the decode pool
+    stub(monkeypatch)
+    wl = cm.Workload(1, 1000, 101, "fp8", "fp8")
+    out = serving.disaggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), serving.Pool(cm.Plan(tp=8), 4), wl, PEAK, 1)
+    b = float(out["decode_batch"])
+    assert b < 0.25
+    assert float(out["tpot_s"]) == pytest.approx(0.011, rel=1e-12)
+    assert float(out["requests_per_s"]) == pytest.approx(4 * b / (100 * 0.011), rel=1e-9)
+
+
 def test_mtp_divides_the_step_by_the_accepted_tokens(monkeypatch):
-    # with n = 1 and tau = 1.85: s_eff(B) = (1.5 s(B) + 2 ms) / 1.85 per output token
+    # with n = 1 and tau = 1.85: s_eff(B) = (1.5 s(B) + 2 ms) / 1.85 per output token; one request in flight
+    # gives a mean batch B < 1, and a busy worker steps one sequence: s = s(1)
     stub(monkeypatch)
     wl = cm.Workload(1, 1000, 101)
     plain = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, 1, options={})
     mtp = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, 1, speculation=serving.Speculation(1))
     b = float(mtp["decode_batch"])
-    s = 0.01 + 0.001 * b
+    assert b < 1
+    s = 0.01 + 0.001 * 1
     a = b / (100 * (1.5 * s + 0.002) / 1.85 * 10)
     rho = a / (1 + a)
     assert float(mtp["tpot_s"]) == pytest.approx((1.5 * s + 0.002) / 1.85 / (1 - rho), rel=1e-6)

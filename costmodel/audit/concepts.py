@@ -114,13 +114,14 @@ def scenario_search(sc: Scenario, max_gpus: int = SEARCH_MAX_GPUS):
 def check_best(sc: Scenario, what, extra) -> tuple[bool, str]:
     if what not in ("throughput", "gpus"):
         raise CostModelError(f"best {what!r} is not one of throughput, gpus")
-    misses = "; the plan misses: " + ", ".join(requirement_misses(sc)) if requirement_misses(sc) else ""
+    missed = requirement_misses(sc)
+    misses = "; the plan misses: " + ", ".join(missed) if missed else ""
     result = scenario_search(sc)
     if what == "gpus":
         if result.feasible.empty:
             return False, f"no plan up to {SEARCH_MAX_GPUS} GPUs meets every requirement in this reading"
         fewest = int(result.feasible["gpus_total"].min())
-        return not misses and sc.plan.gpus <= fewest, (
+        return not missed and sc.plan.gpus <= fewest, (
             f"{sc.plan.label()} uses {sc.plan.gpus} GPUs; the fewest that meet every requirement: {fewest}{misses}")
     best = result.best(1)
     if best.empty:
@@ -130,7 +131,7 @@ def check_best(sc: Scenario, what, extra) -> tuple[bool, str]:
     top, metric = best.iloc[0], sc.throughput_metric
     mine, theirs = scenario_estimate(sc).metrics[metric], float(top[metric])
     n = int(top["gpus_total"])
-    return not misses and mine >= OPTIMAL_WITHIN * theirs, (
+    return not missed and mine >= OPTIMAL_WITHIN * theirs, (
         f"{sc.plan.label()}: {mine:,.4g} {sc.throughput_reading} tokens/s/GPU; best found {plan_of(top).label()} on "
         f"{n} GPU{'s' if n > 1 else ''}: {theirs:,.4g}{misses}")
 

@@ -98,7 +98,7 @@ def explanations() -> dict:
 
 def ledger_quantities(spec, where: str) -> dict:
     """A ledger's own ``quantities`` block (same form as the bundled vocabulary) as {name: Quantity}."""
-    local, explain = _read_vocabulary({"quantities": spec or {}}, where)
+    local, _ = _read_vocabulary({"quantities": spec or {}}, where)
     clash = set(local) & set(vocabulary())
     if clash:
         raise CostModelError(f"{where}: quantity {sorted(clash)[0]!r} is already in the bundled vocabulary")
@@ -223,7 +223,3 @@ def resolve(name: str, sc: Scenario, extra: dict | None = None) -> tuple:
     r = Resolver(sc, extra)
     return r.value(name), r.worked(name)
 
-
-def dimension(name: str, sc: Scenario, extra: dict | None = None) -> str:
-    """The dimension of quantity ``name`` (see :data:`~costmodel.audit.dimensions.DIMENSIONS`)."""
-    return Resolver(sc, extra).dimension(name)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from ..architecture import Model, load_model, mlp_params, param_breakdown
+from ..architecture import Model, load_model, mlp_params, model_from_hf_config, param_breakdown
 from ..efficiency import resolve_efficiency
-from ..hardware import load_hardware
+from ..hardware import hardware_from_dict, load_hardware
 from ..perf import Estimate, estimate
 from ..strategy import Plan, Workload
 from ..units import CostModelError
@@ -57,6 +57,17 @@ def model_with_fields(m: Model, changes: dict) -> Model:
     return replace(m, id=f"{m.id}+{label}", name=f"{m.name} ({label})", **changes)
 
 
+def model_from_spec(spec) -> Model:
+    """A scenario's model: a bundled id, or inline ``{id, name, config}`` with Hugging Face config keys (a model
+    built from a document's stated dimensions)."""
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("config"), dict):
+            raise CostModelError("model: an inline model needs a 'config' mapping (Hugging Face config keys)")
+        return model_from_hf_config(spec["config"], model_id=str(spec.get("id", "inline-model")),
+                                    name=str(spec.get("name", "")) or None, source=str(spec.get("source", "")))
+    return load_model(spec)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One reading of a document: model, hardware, plan, workload, efficiency, requirements.
@@ -77,10 +88,6 @@ class Scenario:
     throughput_reading: str
     reading: str
     stated: dict
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}: {self.plan.label()}, B={self.workload.batch}, S_in={self.workload.input_len}"
 
     @property
     def throughput_metric(self) -> str:
@@ -106,12 +113,13 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
         if key not in spec:
             raise CostModelError(f"{where}: missing key {key!r}")
     try:
-        model = load_model(spec["model"])
+        model = model_from_spec(spec["model"])
         if spec.get("model_params") is not None:
             model = model_with_params(model, as_float(spec["model_params"], "model_params"))
         if spec.get("model_overrides"):
             model = model_with_fields(model, spec["model_overrides"])
-        hw = load_hardware(spec["hardware"])
+        hw = spec["hardware"]
+        hw = hardware_from_dict(hw) if isinstance(hw, dict) else load_hardware(hw)  # inline: a document's figures
         plan = Plan(**{"etp": 1, **_mapping(spec["plan"], PLAN_KEYS, "plan")})
         workload = Workload(**_mapping(spec["workload"], WORKLOAD_KEYS, "workload"))
         eff_spec = spec.get("efficiency")
