@@ -72,6 +72,7 @@ class Model:
     attention_chunk: int = 0  # C, chunked local attention (Llama-4): a token sees its own chunk only
     num_chunked_layers: int = 0  # L_c
     max_context_len: int = 0  # longest context the model supports (0 = unknown)
+    quantized_layers: str = "linear"  # what a narrow checkpoint dtype covers: every block linear, or "experts" only
     source: str = ""
     notes: tuple = field(default=(), compare=False)
 

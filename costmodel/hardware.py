@@ -15,7 +15,17 @@ from importlib import resources
 from pathlib import Path
 
 from .efficiency import Efficiency
-from .units import GB, TB, TFLOP, US, CostModelError, check_choice, read_yaml
+from .units import (
+    GB,
+    MAX_GPUS,
+    TB,
+    TFLOP,
+    US,
+    CostModelError,
+    check_choice,
+    positive_int,
+    read_yaml,
+)
 
 PEAK_FALLBACK = {"fp4": ("fp4", "fp8", "bf16"), "mxfp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"),
                  "int8": ("int8", "fp8", "bf16"), "bf16": ("bf16",), "fp16": ("fp16", "bf16"),
@@ -52,13 +62,15 @@ class Hardware:
     def with_interconnect(self, scale_up_bytes_per_s: float | None = None,
                           scale_out_bytes_per_s: float | None = None,
                           scale_up_gpus: int | None = None) -> "Hardware":
-        """A copy with other link bandwidths or another scale-up domain size (sensitivity studies)."""
-        return replace(
-            self,
-            scale_up_bandwidth_bytes_per_s=scale_up_bytes_per_s or self.scale_up_bandwidth_bytes_per_s,
-            scale_out_bandwidth_bytes_per_s=scale_out_bytes_per_s or self.scale_out_bandwidth_bytes_per_s,
-            scale_up_gpus=scale_up_gpus or self.scale_up_gpus,
-        )
+        """A copy with other link bandwidths (bytes/s per GPU per direction) or another scale-up domain size
+        (GPUs), for sensitivity studies; None keeps the part's value, anything else must be a positive number
+        (a whole one for the domain)."""
+        given = {"scale_up_bandwidth_bytes_per_s": scale_up_bytes_per_s,
+                 "scale_out_bandwidth_bytes_per_s": scale_out_bytes_per_s}
+        changes = {k: _number(given, k, f"hardware {self.id}") for k, v in given.items() if v is not None}
+        if scale_up_gpus is not None:
+            changes["scale_up_gpus"] = positive_int("scale_up_gpus", scale_up_gpus, MAX_GPUS)
+        return replace(self, **changes)
 
 
 def _number(doc: dict, key: str, where: str) -> float:

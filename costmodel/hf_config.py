@@ -293,8 +293,18 @@ def model_fields(cfg: dict) -> dict:
         attention_sinks=gpt_oss,
         **_local_attention_fields(k, layers, model_type),
         max_context_len=_max_context(k),
+        quantized_layers=_quantized_layers(cfg),
         notes=tuple(notes),
     )
+
+
+def _quantized_layers(cfg: dict) -> str:
+    """``experts`` when the checkpoint's quantisation leaves attention out (``quantization_config.
+    modules_to_not_convert`` names an ``attn`` module: gpt-oss's MXFP4), else ``linear``."""
+    quant = cfg.get("quantization_config")
+    skipped = quant.get("modules_to_not_convert") if isinstance(quant, dict) else None
+    names = skipped if isinstance(skipped, list) else []
+    return "experts" if any(isinstance(n, str) and "attn" in n for n in names) else "linear"
 
 
 def _moe_fields(k: Keys, layers: int, model_type: str) -> dict:

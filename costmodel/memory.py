@@ -2,8 +2,8 @@
 
 Pipeline stages hold ceil(L / pp) layers (the fullest stage); per-layer quantities scale by that
 share of the model. The input embedding and the LM head are split over tp (vocabulary parallel);
-with pp = 1 one GPU holds both, with pp > 1 the larger of the two. Every function accepts numpy
-arrays in the plan's fields.
+with pp = 1 one GPU holds both, with pp > 1 the larger of the two. Each weight class has its
+checkpoint dtype (:func:`weight_dtypes`). Every function accepts numpy arrays in the plan's fields.
 """
 
 from __future__ import annotations
@@ -42,11 +42,29 @@ def kv_shards(m: Model, tp):
     return np.minimum(tp, m.num_kv_heads) if m.attention == "gqa" else np.ones_like(tp)
 
 
-def weight_elements_per_gpu(m: Model, plan) -> dict:
-    """Parameters held by the fullest GPU, by class: ``non_expert`` and ``experts``.
+def weight_dtypes(m: Model, weight_dtype: str) -> dict:
+    """Checkpoint dtype of each weight class for a checkpoint in ``weight_dtype``. Quantised checkpoints
+    (under 2 bytes a weight) keep the input embedding and the LM head in BF16: DeepSeek-V3's FP8 and
+    Qwen3's FP8 checkpoints, NVIDIA's NVFP4 and AMD's MXFP4 DeepSeek-R1 quantise only the linear layers
+    inside the blocks. A model that quantises only its routed experts (``quantized_layers`` = ``experts``,
+    gpt-oss's MXFP4 checkpoint) keeps the other block weights in BF16 as well."""
+    wide = "bf16" if dtype_bytes(weight_dtype, "weight_dtype") < 2 else weight_dtype
+    return {"embeddings": wide, "non_expert": wide if m.quantized_layers == "experts" else weight_dtype,
+            "experts": weight_dtype}
 
+
+def lm_head_elements_per_gpu(m: Model, plan):
+    """LM-head weights a decode step streams on its GPU, V d / tp: the head (or the tied table) is read
+    whole for every step, the input embedding only for the B rows of the step's tokens (a gather)."""
+    return m.vocab_size * m.d_model / plan.tp
+
+
+def weight_elements_per_gpu(m: Model, plan) -> dict:
+    """Parameters held by the fullest GPU, by class: ``embeddings``, ``non_expert`` and ``experts``.
+
+    embeddings = (embedding + LM head if pp = 1, else the larger of the two) / tp
     non_expert = frac x [L (attn_split / tp + attn_kv / kv_shards + norms) + dense FFN / tp
-                 + shared experts / tp + router] + embeddings / tp
+                 + shared experts / tp + router]
     experts    = frac x L_moe x ((E + R) / ep) x expert params / etp      (R redundant expert slots)
     """
     tp, pp = plan.tp, plan.pp
@@ -58,12 +76,13 @@ def weight_elements_per_gpu(m: Model, plan) -> dict:
     embeddings = np.where(pp == 1, p["embedding"] + p["lm_head"], max(p["embedding"], p["lm_head"])) / tp
     slots = m.num_experts + getattr(plan, "redundant_experts", 0) if m.is_moe else 0
     experts = m.num_moe_layers * (slots / plan.ep) * mlp_params(m, m.moe_intermediate) / plan.etp
-    return {"non_expert": frac * per_layers + embeddings, "experts": frac * experts}
+    return {"embeddings": embeddings, "non_expert": frac * per_layers, "experts": frac * experts}
 
 
 def weight_bytes_per_gpu(m: Model, plan, weight_dtype: str):
-    """Weight bytes on the fullest GPU: elements x bytes per element."""
-    return sum(weight_elements_per_gpu(m, plan).values()) * dtype_bytes(weight_dtype, "weight_dtype")
+    """Weight bytes on the fullest GPU: the elements of each class x its dtype's bytes (:func:`weight_dtypes`)."""
+    dtypes = weight_dtypes(m, weight_dtype)
+    return sum(n * dtype_bytes(dtypes[c]) for c, n in weight_elements_per_gpu(m, plan).items())
 
 
 def kv_bytes_per_gpu(m: Model, plan, workload, phase: str = "aggregated"):

@@ -69,7 +69,7 @@ MEASURED = RoutingSkew(
 "Scaling Expert Parallelism in TensorRT-LLM, Part 1", Table 1: (max - mean) / mean routed tokens per
 rank 1.564 at EP32 without EPLB, 8 experts per rank, and 0.109 with 288 slots, 1024 routed tokens per
 rank on average): c_e = 1.564 / z(32) x sqrt(8) = 2.14 (sampling noise 1 / sqrt(1024) is negligible
-beside it) and c_eplb = sqrt((0.109 / z(32))^2 - 1 / 1024) = 0.043."""
+beside it) and c_eplb = sqrt((0.109 / z(32))^2 - 1 / 1024) = 0.042."""
 
 UNIFORM = RoutingSkew(expert_cv=0.0, eplb_residual_cv=0.0, name="uniform")
 """Uniform random routing: only sampling noise (the lower bound; what ``--ep-dispatch-algorithm
@@ -106,13 +106,6 @@ def expected_max_normal(n):
 def experts_active_fraction(m, tokens):
     """Expected share of experts that receive at least one of ``tokens`` tokens: 1 - (1 - k/E)^tokens."""
     return 1.0 - (1.0 - m.experts_per_token / m.num_experts) ** tokens if m.is_moe else 0.0
-
-
-def distinct_groups_hit(k, groups):
-    """Expected number of the ``groups`` equal groups of experts that one token's k experts reach:
-    groups x (1 - (1 - 1/groups)^k) (experts drawn independently; 1 group -> 1)."""
-    groups = np.asarray(groups, dtype=float)
-    return groups * (1.0 - (1.0 - 1.0 / groups) ** k)
 
 
 def load_imbalance(tokens, k, ep, slots, skew: RoutingSkew, eplb):

@@ -23,12 +23,25 @@ from .efficiency import Efficiency, resolve_efficiency
 from .flops import decode_flops, prefill_flops
 from .hardware import Hardware
 from .inputs import as_hardware, as_model, as_plan, as_workload, check_options
-from .memory import (MEMORY_HEADROOM, PREFILL_CHUNK_TOKENS, RESERVED_BYTES_PER_GPU, memory_bytes_per_gpu,
-                     usable_memory_bytes)
+from .memory import (
+    MEMORY_HEADROOM,
+    PREFILL_CHUNK_TOKENS,
+    RESERVED_BYTES_PER_GPU,
+    memory_bytes_per_gpu,
+    usable_memory_bytes,
+)
 from .moe import experts_active_fraction, routing_skew
 from .report import EstimateView
 from .stage import overlap_policy, stage_time
-from .strategy import Plan, Violation, Workload, errors, rule_masks, violations_from_masks
+from .strategy import (
+    Plan,
+    Violation,
+    Workload,
+    errors,
+    rule_masks,
+    violations_from_masks,
+)
+from .units import MAX_TOKENS, positive_int
 
 __all__ = ["Estimate", "estimate", "evaluate", "validate", "prefill_stage", "decode_stage", "prefill_rounds",
            "decode_rounds", "experts_active_fraction"]
@@ -171,6 +184,7 @@ def estimate(model: Model | str, hardware: Hardware | str, plan: Plan | str, wor
     """
     model, hardware, plan, workload = as_model(model), as_hardware(hardware), as_plan(plan), as_workload(workload)
     check_options(reserved_bytes, memory_headroom)
+    positive_int("prefill_chunk_tokens", prefill_chunk_tokens, MAX_TOKENS)
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     policy, skew = overlap_policy(overlap), routing_skew(routing)
     raw = evaluate(model, hardware, plan, workload, eff, overlap=policy, routing=skew, reserved_bytes=reserved_bytes,

@@ -39,9 +39,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .architecture import kv_elements_per_token_per_layer
-from .memory import (MEMORY_HEADROOM, PREFILL_CHUNK_TOKENS, activation_bytes_per_token, kv_shards,
-                     memory_bytes_per_gpu, usable_memory_bytes)
-from .perf import decode_rounds, decode_stage, prefill_stage
+from .memory import (
+    MEMORY_HEADROOM,
+    PREFILL_CHUNK_TOKENS,
+    RESERVED_BYTES_PER_GPU,
+    activation_bytes_per_token,
+    kv_shards,
+    memory_bytes_per_gpu,
+    usable_memory_bytes,
+)
+from .perf import decode_rounds, decode_stage
+from .stage import stage_time
 from .strategy import Plan
 from .units import CostModelError, dtype_bytes, positive_int
 
@@ -129,12 +137,19 @@ def decode_step(model, hw, plan, wl, eff, batch, speculation: Speculation | None
 
 
 def prefill_rate(model, hw, plan, wl, eff, options: dict, chunk_tokens=PREFILL_CHUNK_TOKENS):
-    """(mu, t_1): requests/s one worker prefills when busy, and the TTFT of one request alone (its
-    prefill, pp stage times, plus the efficiency's request overhead outside the GPUs)."""
-    per_chunk = chunk_tokens / wl.input_len  # sequences per replica in one chunk (below 1: a prompt spans chunks)
-    stage = prefill_stage(model, hw, plan, wl, eff, batch=per_chunk * plan.dp, **_stage(options))["total"]
-    single = prefill_stage(model, hw, plan, wl, eff, batch=1, **_stage(options))["total"]
-    return plan.dp * per_chunk / stage, plan.pp * single + getattr(eff, "request_overhead_s", 0.0)
+    """(mu, t_1): requests/s one worker prefills when busy, and the TTFT of one request alone.
+
+    Each replica prefills chunks of C tokens, c = C / S_in prompts each (a fraction when a prompt spans
+    chunks; the chunk's attention is then the prompt's average); with pp stages the chunks pipeline, one
+    finishing every stage time: mu = dp c / t_stage(c) (micro-batches play no part: the chunk is the
+    pipeline's unit). t_1 = pp t_stage(1) + the efficiency's request overhead outside the GPUs."""
+    per_chunk = chunk_tokens / wl.input_len
+
+    def stage(seqs, seqs_all):
+        return stage_time(model, hw, plan, wl, eff, seqs_per_replica=seqs, seqs_all_replicas=seqs_all,
+                          new_tokens=wl.input_len, past_tokens=0, decode=False, **_stage(options))["total"]
+    mu = plan.dp * per_chunk / stage(per_chunk, per_chunk * plan.dp)
+    return mu, plan.pp * stage(1.0, 1.0) + getattr(eff, "request_overhead_s", 0.0)
 
 
 def max_decode_batch(model, hw, plan, wl, options: dict, phase: str = "aggregated",
@@ -146,7 +161,7 @@ def max_decode_batch(model, hw, plan, wl, options: dict, phase: str = "aggregate
       per sequence: KV at the full context (:func:`costmodel.memory.kv_bytes_per_gpu`) and the fp32
       logits of its position, V / tp x 4 bytes.
     """
-    mem = memory_bytes_per_gpu(model, plan, replace(wl, batch=1), options.get("reserved_bytes", 1e9), phase,
+    mem = memory_bytes_per_gpu(model, plan, replace(wl, batch=1), options.get("reserved_bytes", RESERVED_BYTES_PER_GPU), phase,
                                chunk_tokens)
     chunk = 0.0 if phase == "decode" else chunk_tokens * activation_bytes_per_token(model, plan, wl.act_bytes)
     free = usable_memory_bytes(hw, options.get("memory_headroom", MEMORY_HEADROOM)) - mem["weights"] \
@@ -239,7 +254,7 @@ def aggregated(model, hw, pool: Pool, wl, eff, concurrency, *, speculation: Spec
     the roofline's lower bound."""
     options = dict(options or {})
     plan, workers = pool.plan, pool.workers
-    n_w = np.asarray(concurrency, dtype=float) / workers
+    n_w = _requests(concurrency) / workers
     mu, t_1 = prefill_rate(model, hw, plan, wl, eff, options)
     cap = max_decode_batch(model, hw, plan, wl, options)
     s_out = max(wl.output_len - 1, 1)
@@ -272,7 +287,7 @@ def disaggregated(model, hw, prefill: Pool, decode: Pool, wl, eff, concurrency, 
     loop (module docstring). Adds per-pool throughputs and the prefill workers that would match the
     decode pool's rate. ``queueing=False``: TTFT without waits (own prefill and KV transfer)."""
     options = dict(options or {})
-    n = np.asarray(concurrency, dtype=float)
+    n = _requests(concurrency)
     mu, t_1 = prefill_rate(model, hw, prefill.plan, wl, eff, options)
     capacity = prefill.workers * mu
     cap = max_decode_batch(model, hw, decode.plan, wl, options, "decode")
@@ -305,6 +320,17 @@ def disaggregated(model, hw, prefill: Pool, decode: Pool, wl, eff, concurrency, 
     out["kv_transfer_s"] = transfer + 0.0 * b
     out["matched_prefill_workers"] = s["x"] / mu
     return out
+
+
+def _requests(concurrency) -> np.ndarray:
+    """Requests in flight as a float array; every value must be a finite number >= 1."""
+    try:
+        n = np.asarray(concurrency, dtype=float)
+    except (TypeError, ValueError):
+        n = np.array(np.nan)
+    if n.size == 0 or not np.all(np.isfinite(n) & (n >= 1)):
+        raise CostModelError(f"concurrency: {concurrency!r} must be requests in flight, numbers >= 1")
+    return n
 
 
 def _slot_wait(unsaturated, n, state, s_out):

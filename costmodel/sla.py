@@ -21,6 +21,8 @@ Everything is evaluated in numpy arrays: plans x concurrencies (x worker splits)
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -29,7 +31,7 @@ import pandas as pd
 
 from . import display, serving
 from .efficiency import resolve_efficiency
-from .inputs import as_hardware, as_model, as_workload
+from .inputs import as_hardware, as_model, as_workload, check_options
 from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
 from .moe import routing_skew
 from .search import best_at_least_as_fast, pareto_mask, powers_of_two
@@ -271,9 +273,16 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
     for mode in modes:
         check_choice("serving", mode, SERVING_MODES)
     for name, value in (("ttft_max_s", ttft_max_s), ("tpot_max_s", tpot_max_s)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-            raise CostModelError(f"{name}: {value!r} must be a positive number or None")
-    conc = np.array(sorted({positive_int("concurrency", c) for c in concurrency}), dtype=float)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not 0 < value < math.inf):
+            raise CostModelError(f"{name}: {value!r} must be a finite number > 0, or None")
+    check_options(reserved_bytes, memory_headroom)
+    if speculation is not None and not isinstance(speculation, serving.Speculation):
+        raise CostModelError(f"speculation: {speculation!r} must be a costmodel.serving.Speculation or None")
+    counts = list(concurrency) if np.iterable(concurrency) and not isinstance(concurrency, (str, bytes)) else []
+    if not counts:
+        raise CostModelError(f"concurrency: {concurrency!r} must be a non-empty list of whole numbers >= 1")
+    conc = np.array(sorted({positive_int("concurrency", c) for c in counts}), dtype=float)
     eff = resolve_efficiency(hardware, efficiency, mfu, bw_util)
     options = {"overlap": overlap_policy(overlap), "routing": routing_skew(routing),
                "memory_headroom": memory_headroom, "reserved_bytes": reserved_bytes}

@@ -33,7 +33,7 @@ import numpy as np
 from . import comm
 from .architecture import Model, kv_cache_positions, kv_elements_per_token_per_layer
 from .flops import attention_core_flops, linear_flops_per_token, lm_head_flops
-from .memory import kv_shards, stage_fraction, weight_elements_per_gpu
+from .memory import kv_shards, lm_head_elements_per_gpu, stage_fraction, weight_dtypes, weight_elements_per_gpu
 from .moe import experts_active_fraction, load_imbalance, routing_skew
 from .units import CostModelError, dtype_bytes
 
@@ -65,8 +65,9 @@ def _work(m: Model, hw, plan, wl, eff, seqs_replica, seqs_all, new_tokens, past_
     tp, dp = plan.tp, plan.dp
     efficiency = eff.decode_compute if decode else eff.mfu
     frac = stage_fraction(m, plan.pp)
-    w_bytes = dtype_bytes(wl.weight_dtype)
-    linear_peak = hw.peak_flops_per_s(wl.weight_dtype) * efficiency
+    dtypes = weight_dtypes(m, wl.weight_dtype)
+    w_bytes = {c: dtype_bytes(t) for c, t in dtypes.items()}
+    peak = {c: hw.peak_flops_per_s(t) * efficiency for c, t in dtypes.items()}
     attention_peak = hw.peak_flops_per_s(wl.attention_dtype) * efficiency
     hbm = hw.hbm_bandwidth_bytes_per_s * eff.bw_util
     lin = linear_flops_per_token(m)
@@ -86,12 +87,15 @@ def _work(m: Model, hw, plan, wl, eff, seqs_replica, seqs_all, new_tokens, past_
     imbalance = load_imbalance(group_tokens, m.experts_per_token, plan.ep, m.num_experts + redundant, skew,
                                np.asarray(redundant) > 0) if m.is_moe else np.ones_like(np.asarray(tp, float))
     expert_flops = frac * seqs_all * new_tokens * lin["experts"] / (tp * dp)  # mean per GPU
-    expert_traffic = weights["experts"] * w_bytes * experts_active_fraction(m, group_tokens)
+    expert_traffic = weights["experts"] * w_bytes["experts"] * experts_active_fraction(m, group_tokens)
+    # the block weights and the LM head stream whole; the input embedding is a gather of B rows
+    dense_traffic = (weights["non_expert"] * w_bytes["non_expert"]
+                     + lm_head_elements_per_gpu(m, plan) * w_bytes["embeddings"])
 
     return {
-        "dense": np.maximum((dense_flops + head_flops) / linear_peak, weights["non_expert"] * w_bytes / hbm),
+        "dense": np.maximum(dense_flops / peak["non_expert"] + head_flops / peak["embeddings"], dense_traffic / hbm),
         "attention": np.maximum(attn_flops / attention_peak, kv_traffic / hbm),
-        "experts": np.maximum(expert_flops * imbalance / linear_peak, expert_traffic / hbm),
+        "experts": np.maximum(expert_flops * imbalance / peak["experts"], expert_traffic / hbm),
         "flops": dense_flops + attn_flops + expert_flops, "lm_head_flops": head_flops, "imbalance": imbalance,
     }
 

@@ -143,10 +143,38 @@ def test_ep_exchange_time_by_hand():
 def test_fp4_weight_bytes_count_block_scales():
     # NVFP4: 4 bits + one FP8 scale per 16 values = 0.5 + 1/16 = 0.5625 B; MXFP4: 0.5 + 1/32 = 0.53125 B
     assert cm.units.dtype_bytes("fp4") == 0.5625 and cm.units.dtype_bytes("mxfp4") == 0.53125
-    # 1e9 parameters in NVFP4 hold 0.5625 GB
+    # Llama-3.1-8B in NVFP4 on one GPU: the block weights at 0.5625 B, the input embedding and the untied LM head
+    # (128,256 x 4,096 each = 1,050,673,152 elements) kept in BF16 as quantised checkpoints keep them
     plan = cm.Plan()
     m = cm.load_model("llama-3.1-8b")
-    assert cm.weight_bytes_per_gpu(m, plan, "fp4") == pytest.approx(m.params_total * 0.5625)
+    table = 2 * 128_256 * 4_096
+    assert cm.weight_bytes_per_gpu(m, plan, "fp4") == pytest.approx((m.params_total - table) * 0.5625 + table * 2)
+    # BF16 weights: every class at 2 B
+    assert cm.weight_bytes_per_gpu(m, plan, "bf16") == pytest.approx(m.params_total * 2)
+
+
+def test_experts_only_checkpoints_keep_attention_in_bf16():
+    # gpt-oss-120b's MXFP4 checkpoint quantises only the routed experts (its config leaves self_attn, the router,
+    # the embedding and the LM head unconverted): experts at 0.53125 B, everything else at 2 B; OpenAI's
+    # checkpoint is about 65 GB (the Hugging Face repository's safetensors)
+    m = cm.load_model("gpt-oss-120b")
+    assert m.quantized_layers == "experts"
+    elems = cm.memory.weight_elements_per_gpu(m, cm.Plan())
+    expected = elems["experts"] * 0.53125 + (elems["non_expert"] + elems["embeddings"]) * 2
+    assert cm.weight_bytes_per_gpu(m, cm.Plan(), "mxfp4") == pytest.approx(expected)
+    assert 64e9 < expected < 66e9
+    # 36 layers x 128 experts x 3 x 2880 x 2880 weights + biases: the experts hold about 114.7 B of 116.8 B
+    assert elems["experts"] == pytest.approx(36 * 128 * (3 * 2880 * 2880 + 2 * 2880 + 2880), rel=1e-9)
+
+
+def test_decode_streams_the_lm_head_not_the_input_embedding():
+    # Llama-3.1-8B, B = 1, bf16, datasheet H100 (3.35e12 B/s): the dense class reads the block weights and the LM
+    # head (V d = 525,336,576 elements), not the input embedding: bytes = (params - V d) x 2
+    m, hw = cm.load_model("llama-3.1-8b"), cm.load_hardware("h100-sxm")
+    wl = cm.Workload(1, 16, 16, "bf16", "bf16")
+    part = cm.perf.decode_stage(m, hw, cm.Plan(), wl, cm.efficiency.DATASHEET)
+    streamed = (m.params_total - 128_256 * 4_096) * 2
+    assert part["dense"] == pytest.approx(streamed / hw.hbm_bandwidth_bytes_per_s, rel=1e-9)
 
 
 def test_mla_absorbed_decode_attention_by_hand():

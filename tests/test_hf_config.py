@@ -215,7 +215,8 @@ def test_plausible_keys_that_multiply_into_an_absurd_model_are_refused():
 # --- any JSON value under any key the reader looks at: a Model or a CostModelError, nothing else --------
 KEYS_READ = sorted(set(BOUNDS) | {"layer_types", "mlp_only_layers", "moe_layers", "no_rope_layers", "model_type",
                                   "tie_word_embeddings", "mlp_gated", "use_sliding_window", "attention_bias",
-                                  "mlp_bias", "rope_scaling", "rope_parameters", "text_config"})
+                                  "mlp_bias", "rope_scaling", "rope_parameters", "text_config",
+                                  "quantization_config", "modules_to_not_convert"})
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=8) | st.sampled_from(["full_attention", "sliding_attention", "llama4_text", "gpt_oss"]),
@@ -234,3 +235,13 @@ def test_any_values_give_a_model_or_one_line_error(overrides, on_base):
     else:
         assert 0 < m.params_total <= 1e15 and m.params_active <= m.params_total
         assert m.kv_bytes_per_sequence(10**6) <= m.kv_bytes_per_token() * 10**6
+
+
+@pytest.mark.parametrize("quant, layers", [
+    ({"quant_method": "mxfp4", "modules_to_not_convert": ["model.layers.*.self_attn", "lm_head"]}, "experts"),
+    ({"quant_method": "fp8", "fmt": "e4m3"}, "linear"),  # DeepSeek-V3: every block linear in FP8
+    ({"modules_to_not_convert": ["lm_head"]}, "linear"),
+    ({"modules_to_not_convert": "self_attn"}, "linear"),  # not a list: nothing read from it
+    ("mxfp4", "linear"), (None, "linear")])
+def test_quantized_layers_from_the_modules_left_unconverted(quant, layers):
+    assert cm.model_from_hf_config({**MOE, "quantization_config": quant}).quantized_layers == layers

@@ -105,13 +105,16 @@ def test_redundant_experts_divide_and_cost_memory():
 
 
 def test_memory_headroom_decides_fits():
-    # a plan at 95 % of memory fits with no headroom but not with the default 10 %
+    # usable memory = capacity x (1 - headroom); a plan fits when it needs no more than that. Llama-3.1-8B on one
+    # H200 needs `need` bytes: a headroom that leaves 1 % more than it needs fits, one that leaves 1 % less does not
     m = cm.load_model("llama-3.1-8b")
     wl = cm.Workload(1, 1024, 1024, "bf16", "bf16")
     e = cm.estimate(m, H200, cm.Plan(), wl, memory_headroom=0.0)
     need = e.memory_bytes_per_gpu
     capacity = H200.memory_bytes
-    assert e.memory_usable_bytes_per_gpu == capacity
+    assert e.memory_usable_bytes_per_gpu == capacity and e.fits_memory
+    roomy = cm.estimate(m, H200, cm.Plan(), wl, memory_headroom=1 - need / capacity * 1.01)
+    assert roomy.fits_memory and roomy.memory_usable_bytes_per_gpu == pytest.approx(1.01 * need)
     tight = cm.estimate(m, H200, cm.Plan(), wl, memory_headroom=1 - need / capacity * 0.99)
     assert not tight.fits_memory and "memory_exceeds_capacity" in [v.name for v in tight.violations]
     default = cm.estimate(m, H200, cm.Plan(), wl)

@@ -170,3 +170,45 @@ def test_concurrency_sweep_is_vectorised_and_monotone():
     out = serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8, ep=8)), wl, PEAK, conc)
     assert np.all(np.diff(out["tpot_s"]) > 0) and np.all(np.diff(out["output_tokens_per_s_per_gpu"]) > 0)
     assert np.all(np.diff(out["tokens_per_s_per_user"]) < 0)
+
+
+def test_prefill_rate_by_hand(monkeypatch):
+    # stand-in stage time: 10 ms + 2 ms per 1,000 tokens of the chunk. C = 8,192 tokens a chunk per replica.
+    # S_in = 3,000: c = 8192 / 3000 = 2.7307 prompts a chunk, t = 10 + 2 x 8.192 = 26.384 ms; dp = 2:
+    # mu = 2 x 2.7307 / 0.026384 = 206.99 requests/s. S_in = 16,384: c = 0.5 (a prompt spans two chunks), the same
+    # 26.384 ms, mu = 2 x 0.5 / 0.026384 = 37.90 requests/s. pp = 2 and 4 micro-batches leave mu alone (the chunk
+    # is the pipeline's unit) and make one request alone take t_1 = pp x t(1 prompt) = 2 x (10 + 2 x 3) = 32 ms.
+    def stage_time(m, hw, plan, wl, eff, *, seqs_per_replica, seqs_all_replicas, new_tokens, past_tokens, decode,
+                   **options):
+        assert not decode and past_tokens == 0 and seqs_all_replicas == pytest.approx(
+            seqs_per_replica * (plan.dp if seqs_per_replica != 1 else 1))
+        return {"total": 0.010 + 0.002 * seqs_per_replica * new_tokens / 1000}
+    monkeypatch.setattr(serving, "stage_time", stage_time)
+    eff = cm.efficiency.Efficiency(0.5, 0.5)
+    mu, t_1 = serving.prefill_rate(DSV3, H200, cm.Plan(tp=4, dp=2), cm.Workload(1, 3000, 10), eff, {})
+    assert mu == pytest.approx(2 * (8192 / 3000) / 0.026384, rel=1e-12) and mu == pytest.approx(206.99, abs=0.01)
+    mu, _ = serving.prefill_rate(DSV3, H200, cm.Plan(tp=4, dp=2), cm.Workload(1, 16384, 10), eff, {})
+    assert mu == pytest.approx(37.90, abs=0.01)
+    mu, t_1 = serving.prefill_rate(DSV3, H200, cm.Plan(tp=4, dp=2, pp=2, microbatches=4), cm.Workload(1, 3000, 10),
+                                   eff, {})
+    assert mu == pytest.approx(206.99, abs=0.01) and t_1 == pytest.approx(0.032, rel=1e-12)
+
+
+@pytest.mark.parametrize("concurrency", [-1, 0, float("nan"), [], "many", [4, 0]])
+def test_bad_concurrency_names_the_field(concurrency):
+    wl = cm.Workload(1, 1000, 100, "fp8", "fp8")
+    with pytest.raises(cm.CostModelError, match="^concurrency: "):
+        serving.aggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), wl, PEAK, concurrency)
+    with pytest.raises(cm.CostModelError, match="^concurrency: "):
+        serving.disaggregated(DSV3, H200, serving.Pool(cm.Plan(tp=8)), serving.Pool(cm.Plan(tp=8)), wl, PEAK,
+                              concurrency)
+
+
+@pytest.mark.parametrize("kwargs", [{"scale_out_bytes_per_s": -1.0}, {"scale_up_bytes_per_s": 0},
+                                    {"scale_up_gpus": 2.5}, {"scale_out_bytes_per_s": "fast"}])
+def test_with_interconnect_refuses_what_is_not_a_positive_number(kwargs):
+    with pytest.raises(cm.CostModelError, match="scale_"):
+        H200.with_interconnect(**kwargs)
+    # None keeps the part's value; a positive number replaces it (bytes/s per GPU per direction)
+    assert H200.with_interconnect(scale_out_bytes_per_s=100e9).scale_out_bandwidth_bytes_per_s == 100e9
+    assert H200.with_interconnect().scale_up_gpus == H200.scale_up_gpus

@@ -89,7 +89,10 @@ def test_frontier_points_have_no_gap_and_the_others_do(result):
 
 @pytest.mark.parametrize("kwargs, field", [
     ({"ttft_max_s": -1.0}, "ttft_max_s"), ({"tpot_max_s": "fast"}, "tpot_max_s"), ({"modes": ("hybrid",)}, "serving"),
-    ({"concurrency": (0,)}, "concurrency"), ({"max_gpus": 0}, "max_gpus")])
+    ({"concurrency": (0,)}, "concurrency"), ({"max_gpus": 0}, "max_gpus"), ({"concurrency": []}, "concurrency"),
+    ({"concurrency": 8}, "concurrency"), ({"ttft_max_s": float("nan")}, "ttft_max_s"),
+    ({"memory_headroom": 1.5}, "memory_headroom"), ({"memory_headroom": "x"}, "memory_headroom"),
+    ({"reserved_bytes": -1.0}, "reserved_bytes"), ({"speculation": 1}, "speculation")])
 def test_bad_input_is_one_line_naming_the_field(kwargs, field):
     with pytest.raises(cm.CostModelError, match=f"^{field}") as err:
         sla.serving_search("qwen3-30b-a3b", "h100-sxm", WL, **({"max_gpus": 8} | kwargs))

@@ -31,11 +31,13 @@ from ..units import read_yaml
 from .predict import FACTORS, Factors, predict_matrix
 from .scenario import Scenario, is_held_out, specs
 
-GRID = {"mfu": (0.10, 1.0, 0.01), "decode_mfu": (0.10, 1.0, 0.01), "bw_util": (0.30, 1.0, 0.01),
+GRID = {"mfu": (0.30, 1.0, 0.01), "decode_mfu": (0.10, 1.0, 0.01), "bw_util": (0.30, 1.0, 0.01),
         "scale_up_util": (0.30, 1.0, 0.01), "scale_out_util": (0.30, 1.0, 0.01),
         "layer_overhead_s": (0.0, 200e-6, 1e-6), "request_overhead_s": (0.0, 0.2, 0.005)}
 """factor -> (lowest, highest, grid unit). The ranges are what real engines reach, so that a factor
-cannot stand in for a mechanism the model lacks: HBM streams at 30-95 % of the datasheet, links at
+cannot stand in for a mechanism the model lacks: prefill GEMMs of a chunk of thousands of tokens run
+at 30-100 % of the dense peak of their dtype (below that the fit would slow prefill to absorb the
+TTFT of scheduling the model does not represent), HBM streams at 30-95 % of the datasheet, links at
 30-100 % (DeepEP's kernels reach 80-100 % of a 50 GB/s NIC, NCCL 70-90 % of NVLink), kernels cost at
 most 200 us a layer, and the serving stack adds at most 200 ms to a request (the single-request TTFTs of
 the InferenceX runs sit 50-150 ms above their prefill)."""

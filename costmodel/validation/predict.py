@@ -232,8 +232,8 @@ def explain_max_load(scenario: Scenario, efficiency="calibrated") -> dict:
     batch = max_batch(scenario.model_id, scenario.hardware_id, scenario.plan, scenario.input_len,
                       scenario.output_len, scenario.weight_dtype, scenario.kv_dtype)
     eff = resolve_efficiency(hw, efficiency)
-    one = evaluate(m, hw, scenario.plan, _workload(scenario, 1), eff)
-    e = evaluate(m, hw, scenario.plan, _workload(scenario, batch), eff)
+    one = evaluate(m, hw, scenario.plan, _workload(scenario, 1), eff, memory_headroom=MEMORY_HEADROOM)
+    e = evaluate(m, hw, scenario.plan, _workload(scenario, batch), eff, memory_headroom=MEMORY_HEADROOM)
     return {"row": scenario.row_id, "usable_bytes_per_gpu": float(one["memory_usable_bytes_per_gpu"]),
             "weight_bytes_per_gpu": float(one["weight_bytes_per_gpu"]),
             "chunk_activation_bytes_per_gpu": float(one["activation_bytes_per_gpu"]),
