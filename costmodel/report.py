@@ -10,7 +10,7 @@ import html
 
 import pandas as pd
 
-from .display import EMPTY, cell, sig
+from .display import cell, html_table, sig
 from .units import GB, MS
 
 ESTIMATE_ROWS = (
@@ -68,7 +68,7 @@ class EstimateView:
         problems = "".join(f"<li>{html.escape(v.severity)} <code>{html.escape(v.name)}</code>: "
                            f"{html.escape(v.message)}</li>" for v in self.violations)
         return (f'<div class="cm-estimate"><p>{html.escape(scenario_line(self))}</p>'
-                + rows.to_html(index=False, border=0, na_rep=EMPTY)
+                + html_table(rows)
                 + (f"<p>violations:</p><ul>{problems}</ul>" if problems else "<p>violations: none</p>")
                 + "</div>")
 

@@ -46,6 +46,12 @@ DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))
 PREFILL_CANDIDATES = 4
 """Prefill plans kept for disaggregated pairs: the fastest per GPU."""
 
+MAX_SERVING_POINTS = 120_000
+"""Most disaggregated points (deployments x concurrencies, counted before the coprime filter) one search
+evaluates: 64 GPUs at the default 11 concurrencies stay below it (84,000 for Qwen3-235B on the documents' GPU,
+about 1 s); 128 GPUs would be about 350,000 (7 s), 512 GPUs 7 million (a minute), 4096 GPUs run out of memory.
+A larger space is refused before it is built."""
+
 PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
 
 FRONTIER_STEP = 0.05
@@ -316,6 +322,14 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
     order = np.lexsort((np.arange(len(mu)), -mu / gpus_p))
     meets = order[t_1[order] <= (limits["ttft_max_s"] or np.inf)][:PREFILL_CANDIDATES]
     gpus_d = decode["tp"] * decode["dp"] * decode["pp"]
+    # worker pairs (p, d) with p gp + d gd <= max_gpus, at most sum over p = 1..P of (max_gpus - p gp) / gd
+    gp, gd = gpus_p[meets][:, None].astype(float), gpus_d[None, :].astype(float)
+    most = np.maximum((max_gpus - gd) // gp, 0)
+    bound = int(((most * max_gpus - gp * most * (most + 1) / 2) / gd).sum())
+    if bound * len(conc) > MAX_SERVING_POINTS:
+        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give up to {bound:,} disaggregated deployments x "
+                             f"{len(conc)} concurrencies, more than the {MAX_SERVING_POINTS:,} points one search "
+                             "evaluates; lower max_gpus or the concurrencies, or search the aggregated mode only")
     pi, di, pw, dw = [], [], [], []
     for i in meets:
         for j in range(len(gpus_d)):

@@ -7,10 +7,10 @@ GB = 1e9 bytes and GiB = 2**30 bytes are different units; this module names both
 
 from __future__ import annotations
 
-import yaml
-
 import math
 import numbers
+
+import yaml
 
 KB = 1e3
 MB = 1e6

@@ -171,3 +171,25 @@ def test_bad_values_of_the_data_classes_name_the_field(build, field):
     with pytest.raises(cm.CostModelError, match=f"^{field}: ") as info:
         build()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("max_gpus", ["512", "4096", str(MAX_GPUS)])
+def test_serving_search_with_a_large_budget_is_refused_quickly(capsys, max_gpus):
+    # without --batch, search sweeps aggregated and disaggregated deployments; the prefill / decode worker pairs
+    # grow with the square of the budget (512 GPUs: about 7 million points, a minute; 4096: out of memory), so
+    # the space is counted first and refused with a message that says how to narrow it
+    argv = ["search", "--model", "qwen3-235b-a22b", "--hardware", "h100-sxm", "--input-len", "2048",
+            "--output-len", "1024", "--max-gpus", max_gpus]
+    t0 = time.perf_counter()
+    line = one_line_error(capsys, argv)
+    assert time.perf_counter() - t0 < 2.0
+    assert "max_gpus" in line and "disaggregated deployments" in line and "aggregated mode only" in line
+
+
+def test_serving_search_at_64_gpus_answers_within_two_seconds(capsys):
+    t0 = time.perf_counter()
+    with no_warnings():
+        code = main(["search", "--model", "qwen3-235b-a22b", "--hardware", "h100-sxm", "--input-len", "2048",
+                     "--output-len", "1024", "--max-gpus", "64"])
+    assert code == 0 and time.perf_counter() - t0 < 2.0
+    assert "disagg" in capsys.readouterr().out
