@@ -10,8 +10,8 @@ deployment gives the most tokens/s per GPU?"), answered analytically with :mod:`
   per-GPU numbers unchanged, so one replica stands for the deployment);
 * disaggregated (xPyD): the prefill plans with the highest prefill rate per GPU whose single-request
   prefill meets the TTFT limit, each paired with every decode plan and every worker split
-  P x GPUs(prefill) + D x GPUs(decode) <= the budget with P and D coprime (2P : 2D workers give the
-  per-GPU numbers of P : D at twice the concurrency);
+  P x GPUs(prefill) + D x GPUs(decode) <= the budget with P and D coprime and at most
+  :data:`MAX_POOL_WORKERS` (2P : 2D workers give the per-GPU numbers of P : D at twice the concurrency);
 * feasible: TTFT <= ``ttft_max_s``, TPOT <= ``tpot_max_s`` (either may be None), and the batch fits;
 * best: the most output tokens/s per GPU (over all GPUs of the deployment); the Pareto frontier of
   tokens/s per GPU against tokens/s per user, each point with the deployment that reaches it.
@@ -46,11 +46,14 @@ DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))
 PREFILL_CANDIDATES = 4
 """Prefill plans kept for disaggregated pairs: the fastest per GPU."""
 
-MAX_SERVING_POINTS = 120_000
-"""Most disaggregated points (deployments x concurrencies, counted before the coprime filter) one search
-evaluates: 64 GPUs at the default 11 concurrencies stay below it (84,000 for Qwen3-235B on the documents' GPU,
-about 1 s); 128 GPUs would be about 350,000 (7 s), 512 GPUs 7 million (a minute), 4096 GPUs run out of memory.
-A larger space is refused before it is built."""
+MAX_POOL_WORKERS = 8
+"""Most workers in either pool of a disaggregated deployment, as a ratio P : D of coprime counts: k P : k D
+workers give the per-GPU numbers of P : D at k times the concurrency, and ratios from 1 : 8 to 8 : 1 match
+any prefill pool to any decode pool within a few per cent of balance."""
+
+MAX_SERVING_POINTS = 600_000
+"""Most disaggregated points (deployments x concurrencies) one search evaluates (about 2 s and 1 GB); a larger
+space is refused before it is built, with a message that says how to narrow it."""
 
 PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
 
@@ -61,6 +64,13 @@ variants of the same deployment that a reader cannot tell apart)."""
 BATCH_FREE_RULES = tuple(n for n, (severity, _) in RULES.items() if severity == "error" and n not in (
     "memory_exceeds_capacity", "batch_not_divisible_by_dp", "microbatches_not_dividing"))
 """The error rules that do not depend on the batch (memory is checked by the sequences a plan holds)."""
+
+
+def worker_ratios(limit: int = MAX_POOL_WORKERS) -> np.ndarray:
+    """(P, D) rows: prefill and decode worker counts up to ``limit`` with no common factor."""
+    p, d = (a.ravel() for a in np.meshgrid(np.arange(1, limit + 1), np.arange(1, limit + 1), indexing="ij"))
+    keep = np.gcd(p, d) == 1
+    return np.stack([p[keep], d[keep]], axis=1)
 
 
 def candidate_plans(model, hardware, workload: Workload, max_gpus: int, phase: str, options: dict) -> dict:
@@ -322,27 +332,22 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
     order = np.lexsort((np.arange(len(mu)), -mu / gpus_p))
     meets = order[t_1[order] <= (limits["ttft_max_s"] or np.inf)][:PREFILL_CANDIDATES]
     gpus_d = decode["tp"] * decode["dp"] * decode["pp"]
-    # worker pairs (p, d) with p gp + d gd <= max_gpus, at most sum over p = 1..P of (max_gpus - p gp) / gd
-    gp, gd = gpus_p[meets][:, None].astype(float), gpus_d[None, :].astype(float)
-    most = np.maximum((max_gpus - gd) // gp, 0)
-    bound = int(((most * max_gpus - gp * most * (most + 1) / 2) / gd).sum())
-    if bound * len(conc) > MAX_SERVING_POINTS:
-        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give up to {bound:,} disaggregated deployments x "
+    ratios = worker_ratios()
+    pi, di, ri = [], [], []
+    for i in meets:  # every decode plan x every worker ratio that fits the budget
+        fits = ratios[None, :, 0] * gpus_p[i] + ratios[None, :, 1] * gpus_d[:, None] <= max_gpus
+        j, r = np.nonzero(fits)
+        pi.append(np.full(len(j), i))
+        di.append(j)
+        ri.append(r)
+    pi, di, ri = (np.concatenate(v) for v in (pi, di, ri))
+    if len(pi) * len(conc) > MAX_SERVING_POINTS:
+        raise CostModelError(f"max_gpus: {max_gpus:,} GPUs give {len(pi):,} disaggregated deployments x "
                              f"{len(conc)} concurrencies, more than the {MAX_SERVING_POINTS:,} points one search "
                              "evaluates; lower max_gpus or the concurrencies, or search the aggregated mode only")
-    pi, di, pw, dw = [], [], [], []
-    for i in meets:
-        for j in range(len(gpus_d)):
-            for p in range(1, (max_gpus - gpus_d[j]) // gpus_p[i] + 1):
-                d = np.arange(1, (max_gpus - p * gpus_p[i]) // gpus_d[j] + 1)
-                d = d[np.gcd(d, p) == 1]  # k P : k D is P : D at k times the concurrency
-                pi += [i] * len(d)
-                di += [j] * len(d)
-                pw += [p] * len(d)
-                dw += list(d)
-    if not pi:
+    pw, dw = ratios[ri, 0], ratios[ri, 1]
+    if not len(pi):
         return pd.DataFrame()
-    pi, di, pw, dw = (np.array(v) for v in (pi, di, pw, dw))
     out = serving.disaggregated(model, hardware, serving.Pool(_namespace(prefill, pi, (-1, 1)), pw[:, None]),
                                 serving.Pool(_namespace(decode, di, (-1, 1)), dw[:, None]), wl, eff, conc[None, :],
                                 speculation=speculation, options=options)

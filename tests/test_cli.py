@@ -161,3 +161,10 @@ def test_serving_search_without_batch():
     speeds = [p["tokens_per_s_per_user"] for p in out["frontier"]]
     rates = [p["output_tokens_per_s_per_gpu"] for p in out["frontier"]]
     assert speeds == sorted(speeds) and rates == sorted(rates, reverse=True)  # a Pareto frontier
+
+
+def test_default_budget_is_512_for_one_batch_and_64_for_serving():
+    common = ("search", "--model", "qwen3-30b-a3b", "--hardware", "h100-sxm", "--input-len", "512", "--output-len",
+              "128", "--json")
+    assert json.loads(run(*common, "--serving", "agg").stdout)["requirements"]["max_gpus"] == 64
+    assert json.loads(run(*common, "--batch", "8", "--top", "1").stdout)["requirements"]["max_gpus"] == 512

@@ -108,3 +108,24 @@ def test_reader_table_headings_and_units(result):
     assert shown["TPOT (ms)"].tolist() == pytest.approx((rows["tpot_s"] * 1e3).tolist())
     gaps = sla.reader_table(result.gaps([dict(rows.iloc[0], label="doc")]))
     assert gaps.columns[0] == "document" and gaps["gain (x)"].iloc[0] == 1.0
+
+
+def test_worker_ratios_are_coprime_pairs_by_hand():
+    # up to 2 workers a pool: 1:1, 1:2, 2:1 (2:2 is 1:1 at twice the concurrency); up to 3: those and 1:3, 2:3,
+    # 3:1, 3:2 (7 pairs); up to n: 2 (phi(1) + ... + phi(n)) - 1 coprime pairs, for n = 8:
+    # 2 (1 + 1 + 2 + 2 + 4 + 2 + 6 + 4) - 1 = 43 of the 64
+    assert sorted(map(tuple, sla.worker_ratios(2))) == [(1, 1), (1, 2), (2, 1)]
+    assert sorted(map(tuple, sla.worker_ratios(3))) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2)]
+    assert len(sla.worker_ratios()) == 43
+
+
+def test_disaggregated_deployments_fit_the_budget_with_bounded_pools(result):
+    d = result.points[result.points["serving"] == "disagg"]
+    assert (d["gpus_total"] <= 8).all() and d["prefill_workers"].between(1, 8).all()
+    assert d["decode_workers"].between(1, 8).all()
+    assert (np.gcd(d["prefill_workers"].astype(int), d["decode_workers"].astype(int)) == 1).all()
+
+
+def test_a_space_past_the_point_limit_is_refused_before_it_is_built():
+    with pytest.raises(cm.CostModelError, match=r"^max_gpus: 512 GPUs give .* disaggregated deployments"):
+        sla.serving_search("qwen3-235b-a22b", "h200-sxm", cm.Workload(1, 2000, 500, "fp8", "fp8"), 512)

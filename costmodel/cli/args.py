@@ -66,7 +66,6 @@ def int_up_to(maximum: int, minimum: int = 1):
     return whole
 
 
-positive_int = int_up_to(MAX_WHOLE)
 degree = int_up_to(MAX_DEGREE)
 """Argument types: any count the library accepts; a parallel degree (tp, dp, pp, ep, etp, micro-batches)."""
 

@@ -26,8 +26,9 @@ def add(sub) -> None:
     add_model_args(p)
     add_hardware_arg(p)
     add_workload_args(p, batch_required=False)
-    p.add_argument("--max-gpus", type=int_up_to(MAX_GPUS), default=512, metavar="N",
-                   help=f"GPU budget, at most {MAX_GPUS:,}")
+    p.add_argument("--max-gpus", type=int_up_to(MAX_GPUS), metavar="N",
+                   help=f"GPU budget, at most {MAX_GPUS:,} (default: {STATIC_BUDGET} with --batch, "
+                        f"{SERVING_BUDGET} for the serving search)")
     p.add_argument("--ttft-max", type=positive_number, metavar="S",
                    help="limit on TTFT, seconds (with --batch: of the whole batch)")
     p.add_argument("--tpot-max", type=positive_number, metavar="S",
@@ -66,7 +67,15 @@ def concurrency_list(text: str) -> tuple:
     return values
 
 
+STATIC_BUDGET, SERVING_BUDGET = 512, 64
+"""Default GPU budgets: every plan of one batch up to 512 GPUs (well under a second); serving deployments,
+each at every concurrency and prefill/decode split, up to 64 GPUs (about a second; larger budgets can be
+asked for up to the serving search's point limit)."""
+
+
 def run(args) -> int:
+    if args.max_gpus is None:
+        args.max_gpus = SERVING_BUDGET if args.batch is None else STATIC_BUDGET
     if args.batch is None:
         return run_serving(args)
     for flag, value in (("--tpot-max", args.tpot_max), ("--concurrency", args.concurrency), ("--mtp", args.mtp)):
