@@ -12,7 +12,7 @@ from ..moe import ROUTING_PROFILES
 from ..serving import Speculation
 from ..stage import OVERLAP_POLICIES
 from ..strategy import PLAN_KEYS, Plan, Workload
-from ..units import KV_DTYPES, MAX_BATCH, MAX_DEGREE, MAX_TOKENS, MAX_WHOLE, WEIGHT_DTYPES, CostModelError
+from ..units import KV_DTYPES, MAX_BATCH, MAX_DEGREE, MAX_TOKENS, WEIGHT_DTYPES, CostModelError
 
 DEGREE_FLAGS = {"tp": "attention tensor parallel", "dp": "attention data parallel", "pp": "pipeline stages",
                 "ep": "expert parallel", "etp": "expert tensor parallel (default: tp x dp / ep, the experts spread "
