@@ -200,6 +200,15 @@ class StepCurve:
         self.step, self.eff_step = decode_step(model, hw, plan, wl, eff, np.maximum(self.batches, 1.0), speculation,
                                                options)
 
+    def take(self, index) -> "StepCurve":
+        """The curves of the plans at ``index`` (positions along the first plan axis), one per use of a plan: a
+        search evaluates each distinct plan once and hands every deployment that uses it its plan's curve."""
+        out = object.__new__(StepCurve)
+        out.log_first, out.log_step = self.log_first, np.take(self.log_step, index, axis=0)
+        out.batches, out.step, out.eff_step = (np.take(np.broadcast_to(a, self.step.shape), index, axis=1)
+                                               for a in (self.batches, self.step, self.eff_step))
+        return out
+
     def __call__(self, batch):
         """(s(B), s_eff(B)) at ``batch``."""
         b = np.maximum(np.asarray(batch, dtype=float), 0.125)
@@ -282,10 +291,12 @@ def aggregated(model, hw, pool: Pool, wl, eff, concurrency, *, speculation: Spec
 
 
 def disaggregated(model, hw, prefill: Pool, decode: Pool, wl, eff, concurrency, *,
-                  speculation: Speculation | None = None, options: dict | None = None, queueing: bool = True) -> dict:
+                  speculation: Speculation | None = None, options: dict | None = None, queueing: bool = True,
+                  decode_curve: StepCurve | None = None) -> dict:
     """Steady state of separate prefill and decode pools serving ``concurrency`` requests in a closed
     loop (module docstring). Adds per-pool throughputs and the prefill workers that would match the
-    decode pool's rate. ``queueing=False``: TTFT without waits (own prefill and KV transfer)."""
+    decode pool's rate. ``queueing=False``: TTFT without waits (own prefill and KV transfer).
+    ``decode_curve``: the decode plan's :class:`StepCurve` when the caller already has it (a search)."""
     options = dict(options or {})
     n = _requests(concurrency)
     mu, t_1 = prefill_rate(model, hw, prefill.plan, wl, eff, options)
@@ -295,8 +306,8 @@ def disaggregated(model, hw, prefill: Pool, decode: Pool, wl, eff, concurrency, 
     gpus_p, gpus_d = prefill.workers * _gpus(prefill.plan), decode.workers * _gpus(decode.plan)
     same_domain = gpus_p + gpus_d <= hw.scale_up_gpus
     transfer = kv_transfer_s(model, hw, prefill.plan, wl, eff, same_domain)
-    curve = StepCurve(model, hw, decode.plan, wl, eff, np.maximum(np.max(n) / decode.workers, 1.0) + 0 * cap,
-                      speculation, options)
+    curve = decode_curve or StepCurve(model, hw, decode.plan, wl, eff,
+                                      np.maximum(np.max(n) / decode.workers, 1.0) + 0 * cap, speculation, options)
 
     def state(b, step=None, tpot=None):
         if tpot is None:

@@ -332,6 +332,8 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
     order = np.lexsort((np.arange(len(mu)), -mu / gpus_p))
     meets = order[t_1[order] <= (limits["ttft_max_s"] or np.inf)][:PREFILL_CANDIDATES]
     gpus_d = decode["tp"] * decode["dp"] * decode["pp"]
+    if not len(meets):
+        return pd.DataFrame()
     ratios = worker_ratios()
     pi, di, ri = [], [], []
     for i in meets:  # every decode plan x every worker ratio that fits the budget
@@ -348,9 +350,12 @@ def _disaggregated(model, hardware, wl, max_gpus, conc, eff, speculation, option
     pw, dw = ratios[ri, 0], ratios[ri, 1]
     if not len(pi):
         return pd.DataFrame()
+    # one step curve per distinct decode plan (reaching the largest concurrency), handed to every pair using it
+    curve = serving.StepCurve(model, hardware, _namespace(decode, shape=(-1, 1)), wl, eff, max(conc.max(), 1.0),
+                              speculation, options).take(di)
     out = serving.disaggregated(model, hardware, serving.Pool(_namespace(prefill, pi, (-1, 1)), pw[:, None]),
                                 serving.Pool(_namespace(decode, di, (-1, 1)), dw[:, None]), wl, eff, conc[None, :],
-                                speculation=speculation, options=options)
+                                speculation=speculation, options=options, decode_curve=curve)
     p_labels, d_labels = _labels(prefill, pi), _labels(decode, di)
     deployment = np.array([f"{p}×{a} / {d}×{b}" for a, p, b, d in zip(p_labels, pw, d_labels, dw)], dtype=object)
     return _frame("disagg", out, conc[None, :], deployment, p_labels, pw, d_labels, dw, limits)

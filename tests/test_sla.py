@@ -40,6 +40,22 @@ def test_aggregated_points_agree_with_one_deployment_solved_alone(result):
             assert placed[key] == pytest.approx(row[key], rel=1e-2, nan_ok=True), (row["deployment"], key)
 
 
+def test_disaggregated_points_agree_with_the_pair_solved_alone(result):
+    # the search hands each pair its decode plan's step curve, built once per plan up to the largest concurrency;
+    # solved alone, the pair builds its own: the same steady state to the curve's interpolation (within 1 %)
+    d = result.points[result.points["serving"] == "disagg"]
+    conc = np.array([1.0, 4.0, 16.0, 64.0])
+    for _, row in d.sample(8, random_state=1).iterrows():
+        alone = serving.disaggregated(result.model, result.hardware,
+                                      serving.Pool(cm.Plan.parse(row["prefill_plan"]), int(row["prefill_workers"])),
+                                      serving.Pool(cm.Plan.parse(row["decode_plan"]), int(row["decode_workers"])),
+                                      WL, result.efficiency, conc, options=result.options)
+        i = int(np.flatnonzero(conc == row["concurrency"])[0])
+        for key in KEYS:
+            value = np.broadcast_to(alone[key], conc.shape)[i]
+            assert value == pytest.approx(row[key], rel=1e-2, nan_ok=True), (row["deployment"], key)
+
+
 def test_feasible_points_meet_the_limits_and_best_is_their_maximum(result):
     f = result.feasible
     assert len(f) and (f["ttft_s"] <= LIMITS["ttft_max_s"]).all() and (f["tpot_s"] <= LIMITS["tpot_max_s"]).all()
