@@ -319,7 +319,7 @@ def test_claimed_bounds_reject_bad_input():
 
 
 # --- structure ---------------------------------------------------------------------------------------------
-AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "concepts", "verdicts", "ledger", "rows",
+AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "figures", "concepts", "verdicts", "ledger", "rows",
                "pins", "cards", "chapter", "narrative", "requirements")
 """The audit package's modules in import order: each imports only modules before it."""
 

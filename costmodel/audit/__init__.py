@@ -8,7 +8,7 @@ shows the result to readers; :mod:`.chapter` gives chart data and the corrected 
 :mod:`.requirements` holds the documents' requirement sets; :mod:`.pins` keeps each recomputed value pinned
 in its ledger; :mod:`.narrative` fills a chapter's prose with figures from the audit.
 
-Modules import one way: expressions, dimensions -> scenario -> quantities -> concepts -> verdicts -> ledger
+Modules import one way: expressions, dimensions -> scenario -> quantities -> figures -> concepts -> verdicts -> ledger
 -> rows -> pins, cards, chapter -> narrative; requirements.
 """
 
