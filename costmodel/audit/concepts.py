@@ -39,8 +39,8 @@ SAME = 1e-9
 
 
 def with_overrides(sc: Scenario, overrides: dict | None, where: str = "check") -> Scenario:
-    """The scenario with ``plan`` (a mapping, etp 1 unless given) and dotted ``plan.X`` / ``workload.X`` /
-    ``efficiency.X`` fields replaced; one-line errors naming the field."""
+    """The scenario with ``plan`` (a mapping; etp the engines' default tp x dp / ep unless given) and
+    dotted ``plan.X`` / ``workload.X`` / ``efficiency.X`` fields replaced; one-line errors naming the field."""
     if not overrides:
         return sc
     parts = {"plan": sc.plan, "workload": sc.workload, "efficiency": sc.efficiency}
@@ -52,7 +52,7 @@ def with_overrides(sc: Scenario, overrides: dict | None, where: str = "check") -
             if not field:
                 if not isinstance(value, dict) or set(value) - set(PLAN_KEYS):
                     raise CostModelError(f"plan must be a mapping with keys among {', '.join(PLAN_KEYS)}")
-                parts["plan"] = Plan(**{"etp": 1, **value})
+                parts["plan"] = Plan(**value)
             elif not hasattr(parts[root], field):
                 raise CostModelError(f"override {key!r}: {root} has no field {field!r}")
             else:

@@ -137,7 +137,7 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
         hw = load_hardware(spec["hardware"])
         if spec.get("hardware_overrides") is not None:
             hw = hardware_with_links(hw, spec["hardware_overrides"])
-        plan = Plan(**{"etp": 1, **_mapping(spec["plan"], PLAN_KEYS, "plan")})
+        plan = Plan(**_mapping(spec["plan"], PLAN_KEYS, "plan"))
         workload = Workload(**_mapping(spec["workload"], WORKLOAD_KEYS, "workload"))
         eff_spec = spec.get("efficiency")
         if isinstance(eff_spec, dict):
