@@ -4,6 +4,7 @@ that are plans that could run."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import yaml
 
 from costmodel import audit
 from costmodel.audit import concepts
+from costmodel.audit.figures import PLACEHOLDER
 from costmodel.audit.quantities import Resolver
 from costmodel.audit.rows import every_reading
 from costmodel.audit.scenario import build_scenario, scenario_estimate
@@ -152,7 +154,7 @@ CHECKS = [(d, c["id"]) for d in audit.ledger_ids() for c in audit.load_ledger(d)
 @pytest.mark.parametrize("doc,claim_id", CHECKS, ids=[f"{d}-{c}" for d, c in CHECKS])
 def test_every_plan_of_an_effect_or_feasible_check_is_feasible(doc, claim_id):
     # an effect compares plans that are all valid and fit (none left out); a feasible check that refutes a
-    # document's "X cannot work" (claimed false) does it with a plan that is valid and fits
+    # document's "X cannot work" (claimed false, judged invalid) does it with a plan that is valid and fits
     ledger = audit.load_ledger(doc)
     c = next(c for c in ledger["claims"] if c["id"] == claim_id)
     for name in [c["scenario"], *c["readings"]]:
@@ -164,6 +166,40 @@ def test_every_plan_of_an_effect_or_feasible_check_is_feasible(doc, claim_id):
                 variant = concepts.with_overrides(base, {spec["vary"]: value})
                 e = scenario_estimate(variant)
                 assert e.valid, f"{doc} {claim_id} ({name}): {spec['vary']} = {value} is not a feasible plan"
-        elif c["claimed"] is False and c["basis"] == "concept":
+        elif c["claimed"] is False and c["expected"] == "invalid":
             holds, evidence = concepts.run_check(c["check"], sc)
             assert holds, f"{doc} {claim_id} ({name}): the counterexample does not run: {evidence}"
+
+
+# --- no hand-typed computed figure in a why or a reading ------------------------------------------------------
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def _numbers(text: str) -> set:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def _typed(text: str) -> set:
+    bare = re.sub(r"\bC\d{2}\b", "", PLACEHOLDER.sub("", text))  # claim ids are names, not figures
+    return _numbers(re.sub(r"`[^`]*`", "", bare))
+
+
+@pytest.mark.parametrize("doc", audit.ledger_ids())
+def test_why_and_reading_texts_type_no_computed_figure(doc):
+    # a number in a claim's why or a scenario's reading is the document's own or an input of the ledger's
+    # scenarios (a degree, a batch, a length); a computed figure is a {q ...} placeholder, filled from the
+    # cost model, so a change of the physics cannot leave a false number behind (the first ledgers held
+    # 287 typed numbers, many of an older physics)
+    ledger = audit.load_ledger(doc)
+    raw = yaml.safe_load(ledger["path"].read_text())
+    inputs = set()
+    for spec in raw["scenarios"].values():
+        for part in ("plan", "workload", "stated"):
+            inputs |= {str(v) for v in (spec.get(part) or {}).values() if isinstance(v, int)}
+    allowed = _numbers(ledger["text"]) | inputs
+    for c in raw["claims"]:
+        typed = _typed(" ".join(str(c.get("why", "")).split())) - allowed
+        assert not typed, f"ledger {doc} claim {c['id']}: typed figure(s) {sorted(typed)} in why; use {{q NAME}}"
+    for name, spec in raw["scenarios"].items():
+        typed = _typed(" ".join(str(spec["reading"]).split())) - allowed
+        assert not typed, f"ledger {doc} scenario {name}: typed figure(s) {sorted(typed)} in reading; use {{q NAME}}"

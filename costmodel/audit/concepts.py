@@ -9,7 +9,8 @@ with evidence in numbers. Six kinds, none tied to a document:
 - ``best: throughput | gpus``: no plan found by the search does better for the requirements (throughput
   per GPU within :data:`OPTIMAL_WITHIN` of the best; or no plan meets them on fewer GPUs);
 - ``effect: {vary, values, metric, direction, at}``: as the dotted field ``vary`` takes ``values`` (with the
-  overrides ``at``), ``metric`` moves in ``direction`` (``up``, ``down``, ``none``, ``not_up``, ``not_down``).
+  overrides ``at``; ``vary: plan`` takes whole plans), ``metric`` moves in ``direction`` (``up``, ``down``,
+  ``none``, ``not_up``, ``not_down``).
   Only feasible variants count, so a counterexample is always a plan that could run;
 - ``condition: EXPR``: a comparison over quantities (``kv_head_copies > 1``);
 - ``reference: TEXT, holds: BOOL, evidence: [quantities]``: a stated reference decides it; the evidence
@@ -162,7 +163,8 @@ def check_effect(sc: Scenario, spec, extra) -> tuple[bool, str]:
             continue
         r = Resolver(variant, extra)
         feasible.append((v, float(r.value(metric))))
-        shown.append(f"{spec['vary']} = {v} ({variant.plan.label()}): {r.show(metric)}")
+        setting = variant.plan.label() if spec["vary"] == "plan" else f"{spec['vary']} = {v} ({variant.plan.label()})"
+        shown.append(f"{setting}: {r.show(metric)}")
     if len(feasible) < 2:
         raise CostModelError(f"effect on {metric}: fewer than two feasible settings of {spec['vary']}; "
                              f"infeasible: {'; '.join(skipped)}")
@@ -170,7 +172,7 @@ def check_effect(sc: Scenario, spec, extra) -> tuple[bool, str]:
     allowed = {"up": {"up"}, "down": {"down"}, "none": {"none"}, "not_up": {"down", "none"},
                "not_down": {"up", "none"}}[spec["direction"]]
     holds = all(m in allowed for m in moves)
-    evidence = f"{metric} as {spec['vary']} rises: " + "; ".join(shown)
+    evidence = f"{metric} {'from plan to plan' if spec['vary'] == 'plan' else 'as ' + spec['vary'] + ' rises'}: " + "; ".join(shown)
     if skipped:
         evidence += f" (left out as infeasible: {'; '.join(skipped)})"
     return holds, evidence

@@ -6,7 +6,8 @@ A ledger is a YAML file (data, not code) that lists every checkable claim of one
     document: documents/000_x.txt    # the audited document, a path relative to the ledger
     title, slug, summary, default_tolerance
     quantities: {name: {expr, dimension, description}}   # optional derived quantities of this ledger
-    scenarios: {name: {model, hardware, plan, workload, ...}}   # see costmodel.audit.scenario
+    scenarios: {name: {model, hardware, plan, workload, reading, ...}}   # see costmodel.audit.scenario; a
+        reading's computed figures are placeholders like a why's, filled at load
     claims:
       - id, quote (verbatim in the document), scenario, basis, claimed, unit, expected (the pinned verdict),
         quantity (numbers) or check (concept / rule statements, see costmodel.audit.concepts),
@@ -24,6 +25,7 @@ path to any ledger file.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -34,7 +36,7 @@ from ..units import CostModelError, read_yaml
 from . import expressions
 from .concepts import check_kind
 from .dimensions import UNITS, unit_dimension
-from .figures import check_quantity_figures
+from .figures import check_quantity_figures, fill_quantity_figures
 from .quantities import Resolver, ledger_quantities
 from .scenario import build_scenario
 from .verdicts import (
@@ -133,6 +135,10 @@ def _load(path_text: str) -> dict:
     if not isinstance(raw["scenarios"], dict) or not raw["scenarios"]:
         raise CostModelError(f"{where}: scenarios must be a mapping with at least one scenario")
     scenarios = {name: build_scenario(name, spec, where) for name, spec in raw["scenarios"].items()}
+    for name, sc in scenarios.items():  # a reading names computed figures as {q NAME} too (filled here)
+        w = f"{where} scenario {name!r}: reading"
+        check_quantity_figures(sc.reading, scenarios, name, w)
+        scenarios[name] = replace(sc, reading=fill_quantity_figures(sc.reading, scenarios, local, name, w))
     tol = expressions.as_float(raw.get("default_tolerance", DEFAULT_TOLERANCE), f"{where}: default_tolerance")
     if not isinstance(raw["claims"], list):
         raise CostModelError(f"{where}: claims must be a list")
