@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..display import ReaderTable
 from ..units import CostModelError
 from .concepts import run_check
 from .dimensions import to_unit
@@ -138,22 +139,14 @@ def verdict_counts(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def readings_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Claims checked under other readings: the verdict in each reading and whether it is the same in all."""
-    rows = []
-    for r in df.itertuples():
-        if not r.readings:
-            continue
-        row = {"claim": r.claim_id, "quantity": r.quantity, r.scenario: r.verdict}
-        for name, v in r.readings.items():
-            row[name] = v["verdict"]
-        row["same in every reading"] = r.same_under_all_readings
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    last = out.pop("same in every reading")
-    return out.fillna("").assign(**{"same in every reading": last})
+def readings_summary(df: pd.DataFrame) -> ReaderTable:
+    """Claims checked under more than one reading: the verdict in the main reading, the number of readings,
+    whether the verdict is the same in all, and what holds across them (:func:`every_reading`)."""
+    rows = [{"claim": r.claim_id, "quantity": r.quantity, "main reading": f"{r.scenario}: {r.verdict}",
+             "readings": len(r.readings) + 1, "same in every reading": r.same_under_all_readings,
+             "across readings": r.every_reading} for r in df.itertuples() if r.readings]
+    return ReaderTable(pd.DataFrame(rows, columns=["claim", "quantity", "main reading", "readings",
+                                                   "same in every reading", "across readings"]))
 
 
 def to_json_rows(df: pd.DataFrame) -> list[dict]:
