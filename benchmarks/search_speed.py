@@ -1,8 +1,13 @@
-"""Plans evaluated per second: the vectorised search against the same plans one by one through estimate.
+"""Plans evaluated per second: the vectorised search against the same plans one by one through estimate,
+and the serving (SLA) search over deployments and concurrencies.
 
 Run from the repository root (a report, not a test; nothing is asserted):
 
     python benchmarks/search_speed.py [--model qwen3-235b-a22b] [--max-gpus 512] [--sample N]
+
+The serving figures time :func:`costmodel.sla.serving_search` end to end on the two spaces of the
+serving issue (Qwen3-235B FP8 on 8 H200s, DeepSeek-V3 FP8 on 64 H200s, TTFT <= 2 s, TPOT <= 50 ms,
+aggregated and disaggregated, 11 concurrencies), against one deployment point solved alone.
 
 The vectorised figure times :func:`costmodel.search.search` end to end (enumeration, evaluation,
 rule masks, requirement filters), best of ``--repeat`` runs. The loop figure times
@@ -21,7 +26,12 @@ import time
 import numpy as np
 
 import costmodel as cm
+from costmodel import serving
 from costmodel.search import DEGREE_FIELDS, search
+from costmodel.sla import serving_search
+
+SERVING_SPACES = (("qwen3-235b-a22b", "h200-sxm", 8), ("deepseek-v3", "h200-sxm", 64))
+"""(model, GPU, GPU budget) of the serving benchmark."""
 
 
 def main(argv=None) -> int:
@@ -69,7 +79,30 @@ def main(argv=None) -> int:
           f"= {vec_rate:,.0f} plans/s")
     print(f"one by one (estimate): {len(chosen):,} plans in {loop_s:.2f} s = {loop_rate:,.0f} plans/s")
     print(f"ratio: {vec_rate / loop_rate:,.0f} x")
+    for model_id, hw_id, gpus in SERVING_SPACES:
+        serving_benchmark(model_id, hw_id, gpus, args.repeat)
     return 0
+
+
+def serving_benchmark(model_id: str, hw_id: str, gpus: int, repeat: int) -> None:
+    """Deployment points (deployment x concurrency) per second of the SLA search, against one point
+    solved alone through :func:`costmodel.serving.aggregated`."""
+    model, hw = cm.load_model(model_id), cm.load_hardware(hw_id)
+    wl = cm.Workload(1, 2000, 500, "fp8", "fp8")
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = serving_search(model, hw, wl, gpus, ttft_max_s=2.0, tpot_max_s=0.05)
+        times.append(time.perf_counter() - t0)
+    points, best = len(r.points), min(times)
+    plan, eff = cm.Plan(tp=8, ep=8), cm.resolve_efficiency(hw, None)
+    t0 = time.perf_counter()
+    for conc in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024):
+        serving.aggregated(model, hw, serving.Pool(plan), wl, eff, conc)
+    one_s = (time.perf_counter() - t0) / 11
+    print(f"serving search: {model_id} on up to {gpus} x {hw_id}: {r.plans_evaluated:,} deployments x "
+          f"concurrencies = {points:,} points in {best:.2f} s (best of {repeat}) = {points / best:,.0f} points/s; "
+          f"one point alone {one_s * 1e3:.1f} ms = {1 / one_s:,.0f} points/s; ratio {points / best * one_s:,.0f} x")
 
 
 if __name__ == "__main__":

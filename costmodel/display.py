@@ -33,7 +33,7 @@ def sig(x: float, digits: int = 3) -> str:
 def cell(value, digits: int = 3) -> str:
     """One table cell: :data:`EMPTY` for None / NaN / '', 'yes' / 'no' for booleans, whole numbers
     exactly, other numbers through :func:`sig`, anything else as text."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value is None or value is pd.NA or (isinstance(value, str) and not value.strip()):
         return EMPTY
     if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
         return "yes" if value else "no"

@@ -52,9 +52,9 @@ the second token prediction ranges between 85% and 90%", lower end); n = 2: 2.18
 SGLang MTP blog (lmsys.org, 2025-07-17: "average acceptance length of 2.18 tokens" with a 3-token window,
 2.44 with a 4-token window, topk 1). Beyond 3 the per-token rate p of 1 + p + p^2 + p^3 = 2.44 extends it."""
 
-BISECTION_STEPS = 20
-"""Halvings, on a log scale, of the interval between two grid batches that brackets the solution
-(or of [1e-6, the first grid batch]): well within 1e-4 of the exact batch."""
+BISECTION_STEPS = 12
+"""Halvings, on a log scale, of the interval between two grid batches that brackets the solution (a
+ratio of at most 1.4 for a largest batch of 10^4): within 1e-4 of the exact batch."""
 
 GRID_POINTS = 33
 """Decode batches at which the step time is evaluated (geometric from 1/8 to the largest batch); the

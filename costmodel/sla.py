@@ -29,9 +29,10 @@ import pandas as pd
 
 from . import serving
 from .efficiency import resolve_efficiency
+from .inputs import as_hardware, as_model, as_workload
 from .memory import MEMORY_HEADROOM, RESERVED_BYTES_PER_GPU
 from .moe import routing_skew
-from .search import pareto_mask, powers_of_two
+from .search import best_at_least_as_fast, pareto_mask, powers_of_two
 from .stage import overlap_policy
 from .strategy import RULES, Workload, plan_label, rule_masks
 from .units import CostModelError, check_choice, positive_int
@@ -100,6 +101,9 @@ class ServingSearch:
     workload: Workload
     requirements: dict
     points: pd.DataFrame
+    efficiency: object = None
+    speculation: serving.Speculation | None = None
+    options: dict | None = None
 
     @property
     def plans_evaluated(self) -> int:
@@ -130,6 +134,40 @@ class ServingSearch:
                 last = point
         out = out.loc[kept]
         return out.assign(why=[_why(r) for _, r in out.iterrows()])
+
+    def place(self, label: str, plan, concurrency: int, workers: int = 1) -> dict:
+        """One aggregated deployment (a document's plan, say) at ``concurrency`` requests in flight, under
+        the search's efficiency and options: the columns of :attr:`points` plus ``label`` and ``fits``."""
+        out = serving.aggregated(self.model, self.hardware, serving.Pool(plan, workers), self.workload,
+                                 self.efficiency, concurrency, speculation=self.speculation, options=self.options)
+        row = {k: float(np.asarray(out[k])) for k in ("gpus_total", "ttft_s", "tpot_s", "output_tokens_per_s_per_gpu",
+                                                       "input_tokens_per_s_per_gpu", "tokens_per_s_per_user")}
+        limits = self.requirements
+        meets = np.isfinite(row["ttft_s"]) and all(
+            not limits[k] or row[m] <= limits[k] for k, m in (("ttft_max_s", "ttft_s"), ("tpot_max_s", "tpot_s")))
+        return {"label": label, "serving": "agg", "deployment": plan.label() + (f" x{workers}" if workers > 1 else ""),
+                "concurrency": int(concurrency), **row, "gpus_total": int(row["gpus_total"]),
+                "fits": bool(np.isfinite(row["ttft_s"])), "meets": bool(meets)}
+
+    def gaps(self, placed: list[dict]) -> pd.DataFrame:
+        """How far each placed deployment (:meth:`place`) sits below the frontier: the feasible point with the
+        most output tokens/s per GPU among those at least as fast per user, and ``gain`` = its tokens/s per GPU
+        over the placed one's (1: on the frontier; NaN: no feasible point is as fast)."""
+        rows = []
+        for p in placed:
+            best = best_at_least_as_fast(self.feasible, "output_tokens_per_s_per_gpu", p["tokens_per_s_per_user"])
+            row = {k: p[k] for k in ("label", "deployment", "gpus_total", "concurrency", "tokens_per_s_per_user",
+                                      "output_tokens_per_s_per_gpu")}
+            if best is None:
+                row |= {"frontier_deployment": "none", "frontier_serving": "none", "frontier_gpus": np.nan,
+                        "frontier_tokens_per_s_per_gpu": np.nan, "gain": np.nan}
+            else:
+                row |= {"frontier_deployment": best["deployment"], "frontier_serving": best["serving"],
+                        "frontier_gpus": int(best["gpus_total"]),
+                        "frontier_tokens_per_s_per_gpu": float(best["output_tokens_per_s_per_gpu"]),
+                        "gain": float(best["output_tokens_per_s_per_gpu"]) / p["output_tokens_per_s_per_gpu"]}
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def as_dict(self, top: int = 10) -> dict:
         wl = self.workload
@@ -198,7 +236,9 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
                    memory_headroom: float = MEMORY_HEADROOM,
                    reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> ServingSearch:
     """Aggregated and disaggregated deployments on up to ``max_gpus`` GPUs over a concurrency sweep
-    (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored)."""
+    (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored); model and hardware may be
+    bundled ids."""
+    model, hardware, workload = as_model(model), as_hardware(hardware), as_workload(workload)
     max_gpus = positive_int("max_gpus", max_gpus)
     modes = tuple(modes)
     for mode in modes:
@@ -220,7 +260,7 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
         pd.DataFrame(columns=["serving", "deployment", "feasible", "gpus_total"])
     requirements = dict(limits, max_gpus=max_gpus, serving=",".join(modes),
                         mtp=speculation.draft_tokens if speculation else 0)
-    return ServingSearch(model, hardware, workload, requirements, points)
+    return ServingSearch(model, hardware, workload, requirements, points, eff, speculation, options)
 
 
 def _aggregated(model, hardware, wl, max_gpus, conc, eff, speculation, options, limits) -> pd.DataFrame:

@@ -9,6 +9,7 @@ Rank order inside a stage: tp fastest, then dp; for experts etp fastest, then ep
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,23 +60,29 @@ class Plan:
 
     @classmethod
     def parse(cls, text: str) -> "Plan":
-        """A plan from ``"tp=1,dp=8,ep=8"`` (keys: tp, dp, pp, ep, etp, microbatches or mb,
-        redundant_experts or redundant; commas or spaces between pairs; the rest default)."""
+        """A plan from ``"tp=1,dp=8,ep=8"`` or its label ``"TP1·DP8·EP8"`` (keys: tp, dp, pp, ep, etp,
+        microbatches or mb, redundant_experts or redundant, any case; ``EP72+32`` is ep=72 with 32 redundant
+        experts; commas, spaces or ``·`` between pairs; the rest default)."""
         values = {}
-        for pair in str(text).replace(",", " ").split():
-            key, sep, value = pair.partition("=")
+        for pair in re.split(r"[,\s·]+", str(text).strip()):
+            if not pair:
+                continue
+            match = re.fullmatch(r"([A-Za-z_]+)(\d+)(?:\+(\d+))?", pair) if "=" not in pair else None
+            key, sep, value = pair.partition("=") if match is None else (match[1], "=", match[2])
             key = PLAN_ALIASES.get(key.strip().lower(), key.strip().lower())
-            if not sep or key not in PLAN_KEYS:
-                raise CostModelError(f"plan: {pair!r} is not key=value with a key among "
-                                     f"{', '.join(PLAN_KEYS)} (or mb, redundant)")
-            if key in values:
-                raise CostModelError(f"plan: {key!r} is given twice in {text!r}")
-            try:
-                values[key] = int(value)
-            except ValueError:
-                raise CostModelError(f"plan: {key}={value!r} is not a whole number") from None
+            if not sep or not value or key not in PLAN_KEYS:
+                raise CostModelError(f"plan: {pair!r} is neither key=value nor a label part (TP4, EP16+32) with a "
+                                     f"key among {', '.join(PLAN_KEYS)} (or mb, redundant)")
+            extra = {"redundant_experts": match[3]} if match is not None and match[3] else {}
+            for k, v in ({key: value} | extra).items():
+                if k in values:
+                    raise CostModelError(f"plan: {k!r} is given twice in {text!r}")
+                try:
+                    values[k] = int(v)
+                except ValueError:
+                    raise CostModelError(f"plan: {k}={v!r} is not a whole number") from None
         if not values:
-            raise CostModelError(f"plan: {text!r} names no degree; write e.g. 'tp=1,dp=8,ep=8'")
+            raise CostModelError(f"plan: {text!r} names no degree; write e.g. 'tp=1,dp=8,ep=8' or 'TP1·DP8·EP8'")
         return cls(**values)
 
     @property

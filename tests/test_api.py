@@ -61,11 +61,11 @@ def test_metrics_are_attributes_listed_by_dir(qwen):
 
 
 def test_search_is_callable_and_the_module_stays_reachable():
-    from costmodel.search import SearchResult, format_table  # the submodule by name
+    from costmodel.search import SearchResult, enumerate_plans  # the submodule by name
 
     r = cm.search("qwen3-30b-a3b", "h100-sxm", cm.Workload(8, 128, 128), 8)
     assert isinstance(r, SearchResult) and r.plans_evaluated > 0
-    assert cm.plansearch.format_table is format_table and cm.plansearch.search is cm.search
+    assert cm.plansearch.enumerate_plans is enumerate_plans and cm.plansearch.search is cm.search
     same = cm.search(cm.load_model("qwen3-30b-a3b"), cm.load_hardware("h100-sxm"), cm.Workload(8, 128, 128), 8)
     assert same.plans.equals(r.plans)
 

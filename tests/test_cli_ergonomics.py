@@ -13,7 +13,7 @@ import pytest
 
 from costmodel import display
 from costmodel.cli import SUBCOMMANDS, build_parser, main
-from costmodel.search import display_table, format_table
+from costmodel.search_views import display_table, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -78,8 +78,15 @@ def test_plan_parse_and_label():
     assert cm.Plan(tp=8).label() == "TP8"
     assert cm.Plan(tp=1, dp=72, ep=72, redundant_experts=32).label() == "TP1·DP72·EP72+32"
     assert cm.Plan(2, 2, 1, 2, etp=1).label() == "TP2·DP2·EP2·ETP1"
-    for bad, message in (("tp8", "plan: 'tp8' is not key=value"), ("tp=x", "plan: tp='x' is not a whole number"),
-                         ("tp=2,tp=4", "given twice"), ("", "names no degree"), ("zz=1", "'zz=1' is not key=value")):
+    # the label a plan prints reads back as the same plan
+    for plan in (cm.Plan(4, 4, 1, 16), cm.Plan(tp=1, dp=72, ep=72, redundant_experts=32),
+                 cm.Plan(2, 2, 1, 2, etp=1), cm.Plan(tp=4, pp=2, ep=8, microbatches=4)):
+        assert cm.Plan.parse(plan.label()) == plan
+    assert cm.Plan.parse("TP4 DP2 EP8") == cm.Plan.parse("tp4,dp=2,ep=8") == cm.Plan(4, 2, 1, 8)
+    for bad, message in (("tpx", "plan: 'tpx' is neither key=value nor a label part"),
+                         ("tp=x", "plan: tp='x' is not a whole number"), ("tp=2,tp=4", "given twice"),
+                         ("TP2·TP4", "given twice"), ("EP8+1 redundant=2", "'redundant_experts' is given twice"),
+                         ("", "names no degree"), ("zz=1", "'zz=1' is neither key=value"), ("ZZ1", "'ZZ1' is neither")):
         with pytest.raises(cm.CostModelError, match=message):
             cm.Plan.parse(bad)
 

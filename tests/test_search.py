@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import costmodel as cm
 from costmodel import plansearch as S
+from costmodel import search_views as V
 from costmodel.cli import main
 
 REL = 1e-9  # same code path as estimate: only float rounding may differ
@@ -36,10 +37,10 @@ def assert_agrees(result, rows):
     for _, row in rows.iterrows():
         e = result.estimate(row)
         for name, value in e.metrics.items():
-            assert row[name] == pytest.approx(value, rel=REL, abs=0), (S.plan_label(row), name)
+            assert row[name] == pytest.approx(value, rel=REL, abs=0), (V.plan_label(row), name)
         names = {sev: ",".join(v.name for v in e.violations if v.severity == sev) for sev in ("error", "warning")}
-        assert row["errors"] == names["error"], S.plan_label(row)
-        assert row["warnings"] == names["warning"], S.plan_label(row)
+        assert row["errors"] == names["error"], V.plan_label(row)
+        assert row["warnings"] == names["warning"], V.plan_label(row)
         assert bool(row["valid"]) == e.valid
 
 
@@ -273,35 +274,35 @@ def test_change_path_reaches_the_end_and_agrees_with_estimate():
     m, hw = cm.load_model("qwen3-235b-a22b"), cm.load_hardware("seed-gpu")
     wl = cm.Workload(128, 2048, 2048, "fp8", "fp8")
     start, end = cm.Plan(1, 32, 1, 32), cm.Plan(4, 2, 1, 4, 2)
-    path = S.change_path(m, hw, wl, start, end)
+    path = V.change_path(m, hw, wl, start, end)
     assert path["plan"].iloc[0] == start.label() and path["plan"].iloc[-1] == end.label()
     e = cm.estimate(m, hw, end, wl)
     assert path["TTFT (s)"].iloc[-1] == pytest.approx(e.ttft_s, rel=REL)
     assert path["output tok/s/GPU"].iloc[-1] == pytest.approx(e.output_tokens_per_s_per_gpu, rel=REL)
     # each step is one move of MOVES: its fields take their final values and never change again
     changed = [tuple(part.split()[0] for part in c.split(", ")) for c in path["change"].iloc[1:]]
-    assert all(fields in S.MOVES for fields in changed)
+    assert all(fields in V.MOVES for fields in changed)
     flat = [f for fields in changed for f in fields]
     assert sorted(flat) == sorted(f for f in S.DEGREE_FIELDS if getattr(start, f) != getattr(end, f))
-    assert S.change_path(m, hw, wl, end, end)["step"].tolist() == [0]
+    assert V.change_path(m, hw, wl, end, end)["step"].tolist() == [0]
 
 
 def test_sensitivity_rows_match_searches():
     m, hw = cm.load_model("qwen3-235b-a22b"), cm.load_hardware("seed-gpu")
     wl = cm.Workload(128, 2048, 2048, "fp8", "fp8")
-    table = S.sensitivity(m, hw, wl, 64, "mfu", [0.3, 0.6], ttft_max_s=30.0)
+    table = V.sensitivity(m, hw, wl, 64, "mfu", [0.3, 0.6], ttft_max_s=30.0)
     assert table["value"].tolist() == [0.3, 0.6]
     for _, row in table.iterrows():
         best = S.search(m, hw, wl, 64, ttft_max_s=30.0, mfu=row["value"]).best(1).iloc[0]
-        assert row["plan"] == S.plan_label(best)
+        assert row["plan"] == V.plan_label(best)
     # the hardware's own inter-node bandwidth (50 GB/s) gives the plain search's best plan
-    same = S.sensitivity(m, hw, wl, 64, "scale_out_bandwidth", [50e9], ttft_max_s=30.0)
-    assert same["plan"].iloc[0] == S.plan_label(S.search(m, hw, wl, 64, ttft_max_s=30.0).best(1).iloc[0])
+    same = V.sensitivity(m, hw, wl, 64, "scale_out_bandwidth", [50e9], ttft_max_s=30.0)
+    assert same["plan"].iloc[0] == V.plan_label(S.search(m, hw, wl, 64, ttft_max_s=30.0).best(1).iloc[0])
     assert same["display_value"].iloc[0] == pytest.approx(50.0)  # shown in GB/s
-    none = S.sensitivity(m, hw, wl, 64, "bw_util", [0.8], ttft_max_s=1e-6)
+    none = V.sensitivity(m, hw, wl, 64, "bw_util", [0.8], ttft_max_s=1e-6)
     assert none["plan"].tolist() == ["none"]
     with pytest.raises(cm.CostModelError, match="^parameter"):
-        S.sensitivity(m, hw, wl, 64, "clock", [1.0])
+        V.sensitivity(m, hw, wl, 64, "clock", [1.0])
 
 
 def test_unmet_requirements_and_summary_row():
@@ -309,9 +310,9 @@ def test_unmet_requirements_and_summary_row():
     m, hw = cm.load_model("qwen3-235b-a22b"), cm.load_hardware("seed-gpu")
     e = cm.estimate(m, hw, cm.Plan(1, 8, 1, 8), cm.Workload(128, 2048, 2048, "fp8", "fp8"))
     assert e.ttft_s > 1.0
-    assert S.unmet_requirements(e, {"ttft_max_s": 1.0}) == ["ttft_max_s"]
-    assert S.unmet_requirements(e, {"ttft_max_s": 1e3}) == []
-    row = S.summary_row(e, {"ttft_max_s": 1.0, "min_tokens_per_s_per_gpu": 1e9}, document="x")
+    assert V.unmet_requirements(e, {"ttft_max_s": 1.0}) == ["ttft_max_s"]
+    assert V.unmet_requirements(e, {"ttft_max_s": 1e3}) == []
+    row = V.summary_row(e, {"ttft_max_s": 1.0, "min_tokens_per_s_per_gpu": 1e9}, document="x")
     assert row["document"] == "x" and row["GPUs"] == 8
     assert row["problems"] == "ttft_max_s, min_tokens_per_s_per_gpu"
     assert row["memory/GPU (GB)"] == pytest.approx(e.memory_bytes_per_gpu / 1e9)
@@ -340,7 +341,7 @@ def test_requirement_sets_come_from_the_ledgers():
     rs = sets["qwen-b128"]
     table = requirements.comparison(rs, rs.search(64))
     assert table["role"].tolist() == ["document", "corrected"] * len(rs.documents)
-    assert S.why_markdown(table).count("- **") == len(rs.documents)
+    assert V.why_markdown(table).count("- **") == len(rs.documents)
     with pytest.raises(cm.CostModelError, match="^requirement set: 'nope'"):
         requirements.requirement_sets(["nope"])
 
@@ -356,7 +357,7 @@ def test_frontier_gap(qwen):
     # beaten by the best plan (572 at 36 tok/s/user): gain = best's throughput / its own
     on = qwen.frontier("throughput").iloc[2]
     doc = cm.estimate(qwen.model, qwen.hardware, cm.Plan(1, 32, 1, 32), qwen.workload)
-    gap = S.frontier_gap(qwen, {"on": qwen.estimate(on), "002": doc})
+    gap = V.frontier_gap(qwen, {"on": qwen.estimate(on), "002": doc})
     assert gap.loc[0, "gain"] == pytest.approx(1.0, rel=REL)
     faster = qwen.feasible[qwen.feasible["tokens_per_s_per_user"] >= doc.tokens_per_s_per_user]
     assert gap.loc[1, "its tok/s/GPU"] == faster["output_tokens_per_s_per_gpu"].max()

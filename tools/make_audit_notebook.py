@@ -54,8 +54,14 @@ def say(text: str, heading: str = "") -> list:
     return ([md(heading)] if heading else []) + [cell]
 
 
+def quoted(quote: str) -> str:
+    """A quote for a Markdown blockquote: a row of the document's own table (with '|') as code after a label,
+    so that the book does not show it as broken table text."""
+    return f"table row: `{quote}`" if "|" in quote else quote
+
+
 def short(quote: str, n: int = 70) -> str:
-    text = re.sub(r"\*\*|`", "", quote).strip(" -:")
+    text = re.sub(r"\*\*|`", "", quote).strip(" -:|")
     return text if len(text) <= n else text[: n - 3].rstrip() + "..."
 
 
@@ -92,7 +98,7 @@ def build(doc: str) -> Path:
         cells += say(g.get("text", ""), f"### {g['title']}")
         for cid in g["claims"]:
             c = claims[cid]
-            text = f"#### {cid}: {short(c['quote'])}\n\n> {c['quote']}"
+            text = f"#### {cid}: {short(c['quote'])}\n\n> {quoted(c['quote'])}"
             if cid in notes and not PLACEHOLDER.search(notes[cid]):
                 text += f"\n\n{notes[cid]}"
             cells.append(md(text))

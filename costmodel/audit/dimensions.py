@@ -16,14 +16,15 @@ from ..display import sig
 from ..units import CostModelError
 
 UNITS = {
-    "params": ("params", 1.0), "M params": ("params", 1e6), "B params": ("params", 1e9),
+    "params": ("params", 1.0), "M params": ("params", 1e6), "B params": ("params", 1e9), "T params": ("params", 1e12),
     "bytes": ("bytes", 1.0), "KB": ("bytes", 1e3), "MB": ("bytes", 1e6), "MiB": ("bytes", 2.0**20),
     "GB": ("bytes", 1e9), "GiB": ("bytes", 2.0**30), "TB": ("bytes", 1e12),
-    "s": ("seconds", 1.0), "ms": ("seconds", 1e-3),
+    "s": ("seconds", 1.0), "ms": ("seconds", 1e-3), "us": ("seconds", 1e-6),
     "tokens/s": ("tokens/s", 1.0), "tokens/ms": ("tokens/s", 1e3),
     "GPUs": ("gpus", 1.0), "count": ("count", 1.0),
     "%": ("ratio", 0.01), "fraction": ("ratio", 1.0), "x": ("ratio", 1.0),
     "TFLOPS": ("flops/s", 1e12), "PFLOPS": ("flops/s", 1e15),
+    "GFLOP": ("flop", 1e9), "TFLOP": ("flop", 1e12), "PFLOP": ("flop", 1e15),
     "TB/s": ("bytes/s", 1e12), "GB/s": ("bytes/s", 1e9),
     "bytes/param": ("bytes/param", 1.0),
     "bool": ("bool", 1.0),

@@ -48,7 +48,7 @@ from .verdicts import (
 )
 
 LEDGER_KEYS = ("doc", "document", "title", "slug", "summary", "default_tolerance", "quantities", "scenarios",
-               "claims", "charts", "corrected")
+               "claims", "charts", "corrected", "unmapped")
 CLAIM_KEYS = ("id", "quote", "scenario", "quantity", "check", "claimed", "unit", "basis", "tolerance",
               "own_arithmetic", "baseline", "transform", "readings", "recomputed", "expected", "expected_readings",
               "why", "section")
@@ -75,9 +75,13 @@ def ledger_path(ref) -> Path:
         return bundled_folder() / f"{ref}.yaml"
     path = Path(ref)
     if path.suffix in (".yaml", ".yml"):
-        if not path.is_file():
-            raise CostModelError(f"ledger {ref}: no such file")
-        return path.resolve()
+        shown = ref if len(ref) <= 80 else ref[:77] + "..."
+        try:
+            if not path.is_file():
+                raise CostModelError(f"ledger {shown}: no such file")
+            return path.resolve()
+        except OSError as exc:
+            raise CostModelError(f"ledger {shown}: cannot read ({exc.strerror})") from None
     raise CostModelError(f"audit: {ref!r} is neither a bundled ledger ({', '.join(ledger_ids())}) nor a .yaml file")
 
 
@@ -92,7 +96,8 @@ def load_ledger(ref) -> dict:
 
     Every problem raises a one-line :class:`CostModelError` naming the ledger file, the claim and the field.
     """
-    return _load(str(ledger_path(ref)))
+    path = ledger_path(ref)
+    return _load(str(path), path.stat().st_mtime_ns)  # an edited file is read again
 
 
 def document_text(ref) -> str:
@@ -115,7 +120,7 @@ def _read_yaml(path: Path, where: str):
 
 
 @lru_cache(maxsize=None)
-def _load(path_text: str) -> dict:
+def _load(path_text: str, mtime_ns: int = 0) -> dict:
     path = Path(path_text)
     where = f"ledger {_name(path)}"
     raw = _read_yaml(path, where)
@@ -146,6 +151,7 @@ def _load(path_text: str) -> dict:
     for i, c in enumerate(raw["claims"]):
         claims.append(check_claim(c, i, where, text, scenarios, tol, seen, local))
     _check_extras(raw, where, scenarios, seen)
+    _check_unmapped(raw.get("unmapped"), where, text, seen)
     return {**raw, "doc": str(raw.get("doc", path.stem)), "slug": str(raw.get("slug", path.stem)), "path": path,
             "document_path": document, "text": text, "quantities": local, "scenarios": scenarios, "claims": claims,
             "default_tolerance": tol}
@@ -271,6 +277,21 @@ def _check_extras(raw: dict, where: str, scenarios: dict, claim_ids: set) -> Non
     for name in names:
         if name not in scenarios:
             raise CostModelError(f"{where}: scenario {name!r} (charts/corrected) is not one of {', '.join(scenarios)}")
+
+
+def _check_unmapped(entries, where: str, text: str, claim_ids: set) -> None:
+    """A drafted ledger's ``unmapped`` list: numbers no rule mapped, each with an id and a verbatim quote."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise CostModelError(f"{where}: unmapped must be a list of {{id, quote, line, claimed, unit, note}}")
+    for i, u in enumerate(entries):
+        if not isinstance(u, dict) or "id" not in u or "quote" not in u:
+            raise CostModelError(f"{where}: unmapped #{i + 1} needs an 'id' and a 'quote'")
+        if u["id"] in claim_ids:
+            raise CostModelError(f"{where}: unmapped {u['id']}: the id is also a claim (move it, do not copy it)")
+        if str(u["quote"]) not in text:
+            raise CostModelError(f"{where}: unmapped {u['id']}: quote {str(u['quote'])[:60]!r} is not in the document")
 
 
 def _section_at(text: str, pos: int) -> str:

@@ -15,15 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..perf import Estimate, estimate
-from ..search import (
-    SearchResult,
-    change_path,
-    frontier_gap,
-    plan_of,
-    search,
-    sensitivity,
-    summary_row,
-)
+from ..search import SearchResult, plan_of, search
+from ..search_views import change_path, frontier_gap, sensitivity, summary_row
 from ..strategy import Plan
 from ..units import CostModelError, check_choice, read_yaml
 from .ledger import bundled_folder, ledger_ids, load_ledger
@@ -60,7 +53,7 @@ class RequirementSet:
 
     def sensitivity(self, values: dict, objective: str = "throughput", max_gpus: int = 512,
                     **overrides) -> pd.DataFrame:
-        """:func:`costmodel.search.sensitivity` for each {parameter: values} under this set, rows concatenated."""
+        """:func:`costmodel.search_views.sensitivity` for each {parameter: values} under this set, rows concatenated."""
         sc = self.scenario
         kwargs = self.search_kwargs() | overrides
         return pd.concat([sensitivity(sc.model, sc.hardware, sc.workload, max_gpus, parameter, vals, objective,
@@ -130,8 +123,8 @@ def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
 
     Rows: ``document`` (the plan as the document gives it, under the set's workload) then
     ``corrected``; column ``why`` holds, on the corrected row, one sentence per move of
-    :func:`costmodel.search.change_path` from the document's plan (newline-separated; see
-    :func:`costmodel.search.why_markdown`).
+    :func:`costmodel.search_views.change_path` from the document's plan (newline-separated; see
+    :func:`costmodel.search_views.why_markdown`).
     """
     best, dropped = result.corrected()
     rows = []
@@ -152,7 +145,7 @@ def comparison(rs: RequirementSet, result: SearchResult) -> pd.DataFrame:
 
 
 def frontier_gaps(sets: dict, results: dict) -> pd.DataFrame:
-    """:func:`costmodel.search.frontier_gap` of every set's documents, against the plans the set's chart shows
+    """:func:`costmodel.search_views.frontier_gap` of every set's documents, against the plans the set's chart shows
     (those meeting every requirement, or the rest when none does: see :meth:`SearchResult.corrected`)."""
     frames = []
     for name, rs in sets.items():

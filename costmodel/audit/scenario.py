@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from ..architecture import Model, load_model, mlp_params, param_breakdown
+from ..architecture import Model, load_model, mlp_params, model_from_hf_config, param_breakdown
 from ..efficiency import resolve_efficiency
-from ..hardware import load_hardware
+from ..hardware import hardware_from_dict, load_hardware
 from ..perf import Estimate, estimate
 from ..strategy import Plan, Workload
 from ..units import GB, CostModelError
@@ -62,6 +62,17 @@ def model_with_fields(m: Model, changes: dict) -> Model:
             raise CostModelError(f"model_overrides.{key}: {value!r} must be a {type(getattr(m, key)).__name__}")
     label = ",".join(f"{k}={v}" for k, v in changes.items())
     return replace(m, id=f"{m.id}+{label}", name=f"{m.name} ({label})", **changes)
+
+
+def model_from_spec(spec) -> Model:
+    """A scenario's model: a bundled id, or inline ``{id, name, config}`` with Hugging Face config keys (a model
+    built from a document's stated dimensions)."""
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("config"), dict):
+            raise CostModelError("model: an inline model needs a 'config' mapping (Hugging Face config keys)")
+        return model_from_hf_config(spec["config"], model_id=str(spec.get("id", "inline-model")),
+                                    name=str(spec.get("name", "")) or None, source=str(spec.get("source", "")))
+    return load_model(spec)
 
 
 def hardware_with_links(hw, changes: dict):
@@ -129,12 +140,13 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
         if key not in spec:
             raise CostModelError(f"{where}: missing key {key!r}")
     try:
-        model = load_model(spec["model"])
+        model = model_from_spec(spec["model"])
         if spec.get("model_params") is not None:
             model = model_with_params(model, as_float(spec["model_params"], "model_params"))
         if spec.get("model_overrides"):
             model = model_with_fields(model, spec["model_overrides"])
-        hw = load_hardware(spec["hardware"])
+        hw = spec["hardware"]
+        hw = hardware_from_dict(hw) if isinstance(hw, dict) else load_hardware(hw)  # inline: a document's figures
         if spec.get("hardware_overrides") is not None:
             hw = hardware_with_links(hw, spec["hardware_overrides"])
         plan = Plan(**_mapping(spec["plan"], PLAN_KEYS, "plan"))

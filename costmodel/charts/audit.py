@@ -152,3 +152,27 @@ def scaling_chart(doc: str, metric: str = "ttft", scenarios=None) -> alt.Chart:
         title=alt.Title(f"Document {doc}: {title} against GPUs",
                         subtitle="lines: the cost model with DP scaled; black: the document's claim"),
         width=440, height=280)
+
+
+DRAFT_COLORS = {**VERDICT_COLORS, "unmapped": "#d9d9d9"}
+"""Verdict colours plus light grey for the claims an automatic first audit leaves unmapped."""
+
+
+def draft_verdict_chart(audits: dict) -> alt.Chart:
+    """Claims per verdict, ``unmapped`` included, for several audits of one document: ``{label: rows}`` (for
+    example the automatic first audit and the reviewed ledger), one bar per verdict and audit."""
+    order = [*audit.VERDICTS, "unmapped"]
+    frames = []
+    for label, rows in audits.items():
+        counts = pd.DataFrame(rows)["verdict"].value_counts().reindex(order, fill_value=0)
+        frames.append(pd.DataFrame({"audit": label, "verdict": order, "claims": counts.to_numpy()}))
+    data = pd.concat(frames, ignore_index=True)
+    return alt.Chart(data).mark_bar().encode(
+        y=alt.Y("verdict:N", sort=order, title=None),
+        x=alt.X("claims:Q", title="claims"),
+        color=alt.Color("verdict:N", sort=order, legend=None,
+                        scale=alt.Scale(domain=list(DRAFT_COLORS), range=list(DRAFT_COLORS.values()))),
+        row=alt.Row("audit:N", title=None, sort=list(audits), header=alt.Header(labelAngle=0, labelAlign="left")),
+        tooltip=["audit", "verdict", "claims"],
+    ).properties(title="Claims by verdict: the automatic first audit and the hand-written ledger", width=380,
+                 height=120)

@@ -11,7 +11,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from ..search import CONSTRAINTS, SearchResult, plan_label
+from ..search import CONSTRAINTS, SearchResult
+from ..search_views import plan_label
 from ..units import GB
 
 MEETS, MISSES, FRONTIER, DOCUMENT = "meets the requirements", "misses a requirement", "Pareto frontier", \
@@ -148,7 +149,7 @@ def frontier_chart(result: SearchResult, documents: pd.DataFrame | None = None, 
 
 def sensitivity_chart(table: pd.DataFrame, metric: str = "output_tokens_per_s_per_gpu",
                       metric_title: str = "best plan: output tokens/s per GPU", title: str = "") -> alt.FacetChart:
-    """One panel per input of :func:`costmodel.search.sensitivity` output (rows of several inputs
+    """One panel per input of :func:`costmodel.search_views.sensitivity` output (rows of several inputs
     concatenated): the best plan's ``metric`` against the input's value, coloured by the plan.
     Values where no plan is feasible (plan ``none``) are left out."""
     data = table[table["plan"] != "none"]
@@ -183,3 +184,44 @@ def requirement_set_chart(rs, result: SearchResult) -> alt.VConcatChart:
         subtitle += f"; no plan meets {' and '.join(REQUIREMENT_WORDS[c] for c in dropped)}"
     return frontier_chart(shown, document_points(rs.document_estimates()), title=rs.title, subtitle=subtitle,
                           floor=result.requirements.get("min_tokens_per_s_per_gpu"))
+
+
+SERVING_COLORS = {"agg": "#4c78a8", "disagg": "#e45756", "document": "#222222"}
+
+
+def serving_frontier_chart(result, placed: list[dict] | None = None, title: str = "") -> alt.LayerChart:
+    """Output tokens/s per GPU against tokens/s per user (AIConfigurator's picture): every feasible
+    deployment point faint, the frontier of :meth:`costmodel.sla.ServingSearch.frontier` by serving mode
+    (aggregated, disaggregated), and the ``placed`` deployments (:meth:`ServingSearch.place`) as crosses."""
+    feasible = result.feasible
+    thin = feasible.assign(
+        _x=np.floor(np.log10(feasible["tokens_per_s_per_user"]) * 30),
+        _y=np.floor(np.log10(feasible["output_tokens_per_s_per_gpu"]) * 30),
+    ).sort_values("output_tokens_per_s_per_gpu", ascending=False).drop_duplicates(["serving", "_x", "_y"])
+
+    def shown(rows, kind):
+        return pd.DataFrame({
+            "serving": rows["serving"].to_numpy() if kind != "document" else "document",
+            "deployment": rows["deployment"].to_numpy(), "GPUs": rows["gpus_total"].to_numpy(),
+            "in flight": rows["concurrency"].to_numpy(), "TTFT (s)": _round(rows["ttft_s"]),
+            "TPOT (ms)": _round(rows["tpot_s"] * 1e3), "output tok/s/GPU": _round(rows["output_tokens_per_s_per_gpu"]),
+            "tok/s/user": _round(rows["tokens_per_s_per_user"]),
+            "label": rows["label"].to_numpy() if "label" in rows else rows["serving"].to_numpy()})
+    tooltip = ["serving", "deployment", "GPUs", "in flight", alt.Tooltip("TTFT (s):Q", format=".3g"),
+               alt.Tooltip("TPOT (ms):Q", format=".3g"), alt.Tooltip("output tok/s/GPU:Q", format=",.0f"),
+               alt.Tooltip("tok/s/user:Q", format=".3g")]
+    x = alt.X("tok/s/user:Q", scale=alt.Scale(type="log"), title="tokens/s per user (log)")
+    y = alt.Y("output tok/s/GPU:Q", scale=alt.Scale(type="log"), title="output tokens/s per GPU (log)")
+    color = alt.Color("serving:N", scale=alt.Scale(domain=list(SERVING_COLORS), range=list(SERVING_COLORS.values())),
+                      legend=alt.Legend(orient="bottom", title=None))
+    cloud = alt.Chart(shown(thin, "point")).mark_point(size=18, opacity=0.25, filled=True, aria=False).encode(
+        x=x, y=y, color=color, tooltip=tooltip)
+    front = alt.Chart(shown(result.frontier(), "frontier")).mark_line(point=True, aria=False).encode(
+        x=x, y=y, color=color, detail="serving:N", tooltip=tooltip)
+    layers = [cloud, front]
+    if placed:
+        docs = shown(pd.DataFrame(placed), "document")
+        layers.append(alt.Chart(docs).mark_point(shape="cross", size=160, filled=True, color="#222222").encode(
+            x=x, y=y, tooltip=["label"] + tooltip[1:]))
+        layers.append(alt.Chart(docs).mark_text(dx=8, dy=-8, align="left", fontSize=11).encode(x=x, y=y, text="label"))
+    return alt.layer(*layers).properties(title=title, width=520, height=320)

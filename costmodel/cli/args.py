@@ -142,7 +142,8 @@ def plan_text(text: str) -> Plan:
 def add_plan_args(p: argparse.ArgumentParser) -> None:
     """``--plan "tp=..,dp=..,ep=.."`` or the degrees one by one (each 1 unless given; etp by the engine rule)."""
     p.add_argument("--plan", type=plan_text, metavar="TEXT",
-                   help='the plan as "tp=1,dp=8,ep=8" (keys: ' + ", ".join(PLAN_KEYS) + ", mb, redundant)")
+                   help='the plan as "tp=1,dp=8,ep=8" or its label "TP1·DP8·EP8" (keys: ' + ", ".join(PLAN_KEYS)
+                   + ", mb, redundant)")
     for name, text in DEGREE_FLAGS.items():
         minimum = 0 if name == "redundant_experts" else 1
         p.add_argument(f"--{name.replace('_', '-')}", type=int_up_to(MAX_DEGREE, minimum), metavar="N",

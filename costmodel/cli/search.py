@@ -9,7 +9,8 @@ import json
 
 from ..display import cell, sig, table, text_table
 from ..hardware import load_hardware
-from ..search import REQUIREMENT_METRICS, format_table, plan_label, search
+from ..search import REQUIREMENT_METRICS, search
+from ..search_views import format_table, plan_label
 from ..sla import DEFAULT_CONCURRENCY, SERVING_MODES, serving_search
 from ..units import MAX_BATCH, MAX_GPUS, CostModelError
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_serving_args, add_workload_args,

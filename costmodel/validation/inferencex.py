@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..display import ReaderTable
 from ..strategy import Plan
 from ..units import CostModelError
 from .scenario import Scenario
@@ -167,3 +168,25 @@ def parse(table: pd.DataFrame | None = None) -> tuple[list[Scenario], pd.DataFra
         except CostModelError as exc:
             skipped.append({k: row[k] for k in ("id", "hardware", "framework")} | {"reason": str(exc).split(": ", 1)[1]})
     return scenarios, pd.DataFrame(skipped, columns=["id", "hardware", "framework", "reason"])
+
+
+def assumptions() -> pd.DataFrame:
+    """What the predictions of the InferenceX rows assume beyond the rows, with the source of each."""
+    return ReaderTable([
+        {"assumption": "mean input and output length", "value": f"{LENGTH_SCALE:g} x ISL, OSL",
+         "source": "lengths drawn uniformly from [0.8 L, L] (InferenceX RANDOM_RANGE_RATIO=0.8)"},
+        {"assumption": "measured throughput / steady state", "value": f"{PROMPTS_PER_CONCURRENCY} / "
+         f"{PROMPTS_PER_CONCURRENCY + 0.5:g}", "source": "10 x conc prompts, then the loop drains (--num-prompts)"},
+        {"assumption": "KV cache", "value": "FP8; BF16 for SGLang on H100/H200",
+         "source": "launch scripts: --kv-cache-dtype fp8_e4m3, none on Hopper SGLang"},
+        {"assumption": "attention math", "value": "BF16; FP8 for TensorRT-LLM on H100/H200",
+         "source": "TensorRT-LLM uses the FP8 FlashMLA decode kernel on Hopper (TRT-LLM tech blog 2)"},
+        {"assumption": "MTP draft tokens", "value": "SGLang 2 (AMD 3); TRT-LLM 3 (1 with DP-attention); ATOM 3; "
+         "Dynamo-TRT 2 (DEP) / 3 (TEP); Dynamo-SGLang, MoRI 2", "source": "launch scripts and srt-slurm recipes"},
+        {"assumption": "expert routing", "value": "measured skew; uniform for MoRI",
+         "source": "MoRI runs pass --ep-dispatch-algorithm fake (random experts)"},
+        {"assumption": "redundant experts", "value": f"{REDUNDANT_EXPERTS} for Dynamo-SGLang wide EP on GB200/GB300",
+         "source": "recipes: ep-num-redundant-experts: 32"},
+        {"assumption": "GPUs of a single-node run", "value": "tp", "source": "process_result.py: num_gpus = tp x pp"},
+        {"assumption": "memory headroom", "value": "none", "source": "the runs fitted; each tuned its memory fraction"},
+    ])

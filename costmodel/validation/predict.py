@@ -208,6 +208,7 @@ def predict(scenarios: list[Scenario], efficiency="calibrated", routing=None, ac
         "concurrency": sc.concurrency if sc.regime == "closed" else np.nan, "metric": sc.metric, "group": sc.group,
         "split": "held-out" if is_held_out(sc.run_key) else "train", "measured": sc.measured, "predicted": p,
     } for sc, p in zip(scenarios, predicted)])
+    table["concurrency"] = table["concurrency"].astype("Int64")  # a count, shown whole (empty off the closed loop)
     table["ratio"] = table["predicted"] / table["measured"]
     table["ape"] = abs_pct_error(table["predicted"], table["measured"])
     return table

@@ -160,3 +160,43 @@ def hardware_pair_ratios(predictions: pd.DataFrame, faster: str = "h200-sxm", sl
                        .assign(pairs=both.groupby(["model", "plan"]).size()).reset_index())
 
 
+
+
+TARGETS = (
+    # (metric group, subset, target median APE %, source of the target)
+    ("throughput_max_load", "all", 15, "validation chapter (published rows)"),
+    ("tpot", "ep", 20, "expert-parallelism issue: held-out EP rows"),
+    ("throughput_serving", "ep", 20, "expert-parallelism issue: held-out EP rows"),
+    ("tpot", "all", 20, "serving issue: held-out rows"),
+    ("throughput_serving", "all", 20, "serving issue: held-out rows"),
+    ("ttft", "all", 30, "serving issue: held-out rows"),
+)
+"""The targets the validation is held to: (metric group, rows: all or ep (expert parallel), median APE %)."""
+
+
+def targets(predictions: pd.DataFrame, split: str = "held-out") -> pd.DataFrame:
+    """Each target of :data:`TARGETS` with the median absolute % error reached on ``split`` rows."""
+    rows = predictions[predictions["split"] == split]
+    out = []
+    for group, subset, target, source in TARGETS:
+        sel = rows[rows["group"] == group]
+        if subset == "ep":
+            sel = sel[sel["ep"] > 1]
+        median = 100 * float(np.median(sel["ape"])) if len(sel) else float("nan")
+        out.append({"metric group": group, "rows": f"{subset} ({len(sel)})", "target median APE (%)": target,
+                    "reached (%)": median, "met": bool(median <= target), "target from": source})
+    return ReaderTable(out)
+
+
+def optimistic_share(roofline_table: pd.DataFrame) -> pd.DataFrame:
+    """Share of rows, per dataset and metric group, where the roofline is at least as fast as the measurement."""
+    ok = ~beats_bound(roofline_table)
+    table = roofline_table.assign(optimistic=ok).groupby(["dataset", "group"], sort=False)["optimistic"]
+    return ReaderTable(table.agg(rows="size", optimistic="sum", share="mean").reset_index())
+
+
+def ratio_by(predictions: pd.DataFrame, column: str, split: str = "held-out") -> pd.DataFrame:
+    """Median predicted / measured per metric group (rows) and ``column`` (columns): the sign of the error."""
+    rows = predictions[predictions["split"] == split] if split else predictions
+    table = rows.pivot_table(index="group", columns=column, values="ratio", aggfunc="median")
+    return ReaderTable(table.reset_index().rename_axis(columns=None))
