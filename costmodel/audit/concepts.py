@@ -172,7 +172,8 @@ def check_effect(sc: Scenario, spec, extra) -> tuple[bool, str]:
     allowed = {"up": {"up"}, "down": {"down"}, "none": {"none"}, "not_up": {"down", "none"},
                "not_down": {"up", "none"}}[spec["direction"]]
     holds = all(m in allowed for m in moves)
-    evidence = f"{metric} {'from plan to plan' if spec['vary'] == 'plan' else 'as ' + spec['vary'] + ' rises'}: " + "; ".join(shown)
+    moving = "from plan to plan" if spec["vary"] == "plan" else f"as {spec['vary']} rises"
+    evidence = f"{metric} {moving}: " + "; ".join(shown)
     if skipped:
         evidence += f" (left out as infeasible: {'; '.join(skipped)})"
     return holds, evidence

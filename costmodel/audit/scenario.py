@@ -22,7 +22,8 @@ WORKLOAD_KEYS = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype")
 REQUIREMENT_KEYS = ("ttft_s", "throughput_tokens_per_s_per_gpu")
 SCENARIO_KEYS = ("model", "model_params", "model_overrides", "hardware", "hardware_overrides", "plan", "workload",
                  "efficiency", "overlap", "requirements", "throughput_reading", "reading", "stated")
-HARDWARE_OVERRIDES = {"scale_up_gpus": ("scale_up_gpus", 1), "scale_up_GBps_per_direction": ("scale_up_bytes_per_s", GB),
+HARDWARE_OVERRIDES = {"scale_up_gpus": ("scale_up_gpus", 1),
+                      "scale_up_GBps_per_direction": ("scale_up_bytes_per_s", GB),
                       "scale_out_GBps_per_direction": ("scale_out_bytes_per_s", GB)}
 """What a document may say about its interconnect: the scale-up domain (node) size in GPUs and the link
 bandwidths per GPU per direction (GB/s), keyword of :meth:`~costmodel.hardware.Hardware.with_interconnect`
