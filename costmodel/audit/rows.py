@@ -140,13 +140,13 @@ def verdict_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def readings_summary(df: pd.DataFrame) -> ReaderTable:
-    """Claims checked under more than one reading: the verdict in the main reading, the number of readings,
+    """Claims checked under more than one reading: the quote (shortened), the verdict in the main reading,
     whether the verdict is the same in all, and what holds across them (:func:`every_reading`)."""
-    rows = [{"claim": r.claim_id, "quantity": r.quantity, "main reading": f"{r.scenario}: {r.verdict}",
-             "readings": len(r.readings) + 1, "same in every reading": r.same_under_all_readings,
+    rows = [{"claim": r.claim_id, "quote": r.quote if len(r.quote) <= 45 else r.quote[:42] + "...",
+             "main reading": f"{r.scenario}: {r.verdict}", "same in all": r.same_under_all_readings,
              "across readings": r.every_reading} for r in df.itertuples() if r.readings]
-    return ReaderTable(pd.DataFrame(rows, columns=["claim", "quantity", "main reading", "readings",
-                                                   "same in every reading", "across readings"]))
+    return ReaderTable(pd.DataFrame(rows, columns=["claim", "quote", "main reading", "same in all",
+                                                   "across readings"]))
 
 
 def to_json_rows(df: pd.DataFrame) -> list[dict]:
