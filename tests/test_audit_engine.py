@@ -319,8 +319,9 @@ def test_claimed_bounds_reject_bad_input():
 
 
 # --- structure ---------------------------------------------------------------------------------------------
-AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "concepts", "verdicts", "ledger", "rows",
-               "extract", "settings", "docmath", "mapping", "docconfig", "draft", "draftledger", "pins", "cards", "chapter", "narrative", "requirements")
+AUDIT_ORDER = ("expressions", "dimensions", "scenario", "quantities", "figures", "concepts", "verdicts", "ledger",
+               "rows", "extract", "settings", "docmath", "mapping", "docconfig", "draft", "draftledger", "pins", "cards",
+               "chapter", "narrative", "requirements")
 """The audit package's modules in import order: each imports only modules before it."""
 
 

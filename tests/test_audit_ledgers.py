@@ -76,6 +76,10 @@ def test_verdict_is_pinned(doc, claim_id):
     assert row["verdict"] == row["expected"], (
         f"ledger {doc} claim {claim_id}: verdict changed from pinned {row['expected']!r} to {row['verdict']!r} "
         f"(claimed {row['claimed']!r} {row['unit']}, recomputed {row['recomputed']!r}; {row['reason']})")
+    for name, r in row["readings"].items():  # and under every other reading (expected_readings)
+        assert r["verdict"] == r["expected"], (
+            f"ledger {doc} claim {claim_id} reading {name}: verdict changed from pinned {r['expected']!r} to "
+            f"{r['verdict']!r} (recomputed {r['recomputed']!r} {row['unit']})")
 
 
 @pytest.mark.parametrize("doc", DOCS)

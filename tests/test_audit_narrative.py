@@ -18,7 +18,7 @@ NARRATIVES = sorted((ROOT / "tools" / "audit_narrative").glob("*.yaml"))
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 SPELLED = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|sixteen|twenty|"
                      r"thirty|forty|fifty|hundred)(?: times|-fold)\b", re.I)
-SKIP = ("plan_table", "chart_calls", "claims", "fixed", "title")
+SKIP = ("plan_table", "chart_calls", "calls", "claims", "fixed", "title")
 """Keys that hold no prose: the plan as written (the document's inputs), chart calls, claim ids, group titles."""
 
 

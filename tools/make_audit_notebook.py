@@ -6,6 +6,7 @@ Narrative: ``tools/audit_narrative/<doc>.yaml`` with keys
   intro (markdown), plan_table (markdown table of the plan as written, with symbols), mapping (markdown),
   groups: [{title, text, claims: [ids]}]   (every claim must be in exactly one group, in any order),
   claim_notes: {id: markdown}               (optional, shown under a claim's card),
+  sections: [{title, text, calls: [code]}]  (optional, after the claims: e.g. a sensitivity table),
   charts (markdown), corrected (markdown), takeaway (markdown).
 Every number comes from costmodel: narrative text names its figures by placeholder ({C30 as MB}, {C42.factor},
 {corrected ep32}: see costmodel/audit/narrative.py), and a text with placeholders becomes a code cell
@@ -104,6 +105,9 @@ def build(doc: str) -> Path:
             if cid in notes and PLACEHOLDER.search(notes[cid]):
                 cells += say(notes[cid])
             cells.append(code(f'cm.claim_card(DOC, "{cid}")'))
+    for section in story.get("sections") or []:
+        cells += say(section["text"], f"## {section['title']}")
+        cells += [code(call) for call in section.get("calls") or []]
     cells += [
         *say(story["charts"], "## Charts"),
         code("charts.memory_chart(DOC)"),
@@ -118,8 +122,9 @@ def build(doc: str) -> Path:
            "ranges count from their nearest end)."),
         code("cm.findings_table(cm.audit_table(DOC))"),
         md("### Which conclusions hold under every reading\n\nThe claims checked under more than one reading of "
-           "the inputs (the model's size, the meaning of \"tokens/ms per GPU\", a literal or favourable plan): "
-           "the verdict in each, and whether it is the same in all."),
+           "the inputs (the model's size, the meaning of \"tokens/ms per GPU\", the plan, the batch or the node "
+           "size a document leaves open): the verdict in the main reading and what holds across all of them. "
+           "Each verdict is pinned by the ledger tests in every reading."),
         code("cm.audit.readings_summary(cm.audit_table(DOC))"),
         *say(story["takeaway"], "## Takeaway"),
     ]

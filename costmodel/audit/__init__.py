@@ -8,13 +8,13 @@ shows the result to readers; :mod:`.chapter` gives chart data and the corrected 
 :mod:`.requirements` holds the documents' requirement sets; :mod:`.pins` keeps each recomputed value pinned
 in its ledger; :mod:`.narrative` fills a chapter's prose with figures from the audit.
 
-Modules import one way: expressions, dimensions -> scenario -> quantities -> concepts -> verdicts -> ledger
+Modules import one way: expressions, dimensions -> scenario -> quantities -> figures -> concepts -> verdicts -> ledger
 -> rows -> pins, cards, chapter -> narrative; requirements.
 """
 
 from .cards import ClaimCard, Readings, claim_card, findings_table, scenario_readings, scenario_table
 from .chapter import (MEMORY_METRICS, WHOLE_SYSTEM_QUANTITIES, claim_value_per_gpu, corrected_strategy,
-                      memory_breakdown, scaling_table)
+                      interconnect_sensitivity, memory_breakdown, scaling_table)
 from .concepts import CHECKS, run_check
 from .dimensions import UNITS, show
 from .expressions import evaluate, own_arithmetic
@@ -30,7 +30,7 @@ from .verdicts import BASES, VERDICTS, Verdict, agrees, claimed_bounds, off_fact
 __all__ = [
     "ClaimCard", "Readings", "claim_card", "findings_table", "scenario_readings", "scenario_table",
     "MEMORY_METRICS", "WHOLE_SYSTEM_QUANTITIES", "claim_value_per_gpu", "corrected_strategy", "memory_breakdown",
-    "scaling_table", "CHECKS", "run_check", "UNITS", "show", "evaluate", "own_arithmetic",
+    "scaling_table", "interconnect_sensitivity", "CHECKS", "run_check", "UNITS", "show", "evaluate", "own_arithmetic",
     "Prose", "prose", "MEMORY_PARTS", "document_text", "ledger_ids", "ledger_path", "load_ledger",
     "Quantity", "Resolver", "resolve", "vocabulary",
     "RequirementSet", "comparison", "frontier_gaps", "requirement_sets", "requirement_table",

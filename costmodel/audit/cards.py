@@ -40,7 +40,8 @@ class ClaimCard:
 
     FIELDS = (("quote", "quote"), ("where", "where"), ("scenario", "scenario"), ("claimed", "claimed"),
               ("own", "document's arithmetic"), ("recomputed", "cost model"), ("worked", "worked"),
-              ("verdict", "verdict"), ("reason", "reason"), ("readings", "other readings"))
+              ("verdict", "verdict"), ("reason", "reason"), ("readings", "other readings"),
+              ("every", "across readings"))
 
     def __init__(self, row: dict):
         self.row = row
@@ -67,7 +68,8 @@ class ClaimCard:
         values = {"quote": r["quote"], "where": f"line {r['line']}, {r['section']}",
                   "scenario": f"{r['scenario']} ({r['plan']})", "claimed": claimed_text(r["claimed"], unit),
                   "own": own, "recomputed": rec, "worked": "" if r["worked"] in r["reason"] else r["worked"],
-                  "verdict": verdict_text, "reason": r["reason"], "readings": readings}
+                  "verdict": verdict_text, "reason": r["reason"], "readings": readings,
+                  "every": r.get("every_reading", "")}
         return [(label, values[key]) for key, label in self.FIELDS if values[key]]
 
     @property

@@ -78,6 +78,23 @@ def scaling_table(ref, scenario: str, dps=(1, 2, 4, 8, 16, 32)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def interconnect_sensitivity(ref, scenario: str, domain_gpus=(4, 8, 16)) -> ReaderTable:
+    """The scenario's plan on scale-up domains (nodes) of other sizes: decode step, TTFT, the share of
+    communication in each, and decode output per GPU. The scenario's own domain is marked; the links'
+    bandwidths stay the hardware's (only the node size changes)."""
+    sc = load_ledger(ref)["scenarios"][scenario]
+    rows = []
+    for n in sorted({*domain_gpus, sc.hardware.scale_up_gpus}):
+        x = scenario_estimate(replace(sc, hardware=sc.hardware.with_interconnect(scale_up_gpus=n))).metrics
+        rows.append({"GPUs per node": n, "scenario's node": n == sc.hardware.scale_up_gpus,
+                     "plan": sc.plan.label(), "TTFT (s)": x["ttft_s"],
+                     "prefill comm (% of TTFT)": 100 * x["prefill_comm_s"] / x["ttft_s"],
+                     "decode step (ms)": x["decode_step_s"] * 1e3,
+                     "decode comm (% of step)": 100 * x["decode_comm_s"] / x["decode_step_s"],
+                     "output tokens/s/GPU": x["output_tokens_per_s_per_gpu"]})
+    return ReaderTable(rows)
+
+
 def _strategy_row(name: str, sc, who: str, plan, x, meets: bool) -> dict:
     return {"scenario": name, "reading": sc.throughput_reading, "who": who, "plan": plan.label(),
             "GPUs": int(x["gpus_total"]), "memory/GPU (GB)": float(x["memory_bytes_per_gpu"]) / 1e9,

@@ -9,7 +9,8 @@ with evidence in numbers. Six kinds, none tied to a document:
 - ``best: throughput | gpus``: no plan found by the search does better for the requirements (throughput
   per GPU within :data:`OPTIMAL_WITHIN` of the best; or no plan meets them on fewer GPUs);
 - ``effect: {vary, values, metric, direction, at}``: as the dotted field ``vary`` takes ``values`` (with the
-  overrides ``at``), ``metric`` moves in ``direction`` (``up``, ``down``, ``none``, ``not_up``, ``not_down``).
+  overrides ``at``; ``vary: plan`` takes whole plans), ``metric`` moves in ``direction`` (``up``, ``down``,
+  ``none``, ``not_up``, ``not_down``).
   Only feasible variants count, so a counterexample is always a plan that could run;
 - ``condition: EXPR``: a comparison over quantities (``kv_head_copies > 1``);
 - ``reference: TEXT, holds: BOOL, evidence: [quantities]``: a stated reference decides it; the evidence
@@ -39,8 +40,8 @@ SAME = 1e-9
 
 
 def with_overrides(sc: Scenario, overrides: dict | None, where: str = "check") -> Scenario:
-    """The scenario with ``plan`` (a mapping, etp 1 unless given) and dotted ``plan.X`` / ``workload.X`` /
-    ``efficiency.X`` fields replaced; one-line errors naming the field."""
+    """The scenario with ``plan`` (a mapping; etp the engines' default tp x dp / ep unless given) and
+    dotted ``plan.X`` / ``workload.X`` / ``efficiency.X`` fields replaced; one-line errors naming the field."""
     if not overrides:
         return sc
     parts = {"plan": sc.plan, "workload": sc.workload, "efficiency": sc.efficiency}
@@ -52,7 +53,7 @@ def with_overrides(sc: Scenario, overrides: dict | None, where: str = "check") -
             if not field:
                 if not isinstance(value, dict) or set(value) - set(PLAN_KEYS):
                     raise CostModelError(f"plan must be a mapping with keys among {', '.join(PLAN_KEYS)}")
-                parts["plan"] = Plan(**{"etp": 1, **value})
+                parts["plan"] = Plan(**value)
             elif not hasattr(parts[root], field):
                 raise CostModelError(f"override {key!r}: {root} has no field {field!r}")
             else:
@@ -162,7 +163,8 @@ def check_effect(sc: Scenario, spec, extra) -> tuple[bool, str]:
             continue
         r = Resolver(variant, extra)
         feasible.append((v, float(r.value(metric))))
-        shown.append(f"{spec['vary']} = {v} ({variant.plan.label()}): {r.show(metric)}")
+        setting = variant.plan.label() if spec["vary"] == "plan" else f"{spec['vary']} = {v} ({variant.plan.label()})"
+        shown.append(f"{setting}: {r.show(metric)}")
     if len(feasible) < 2:
         raise CostModelError(f"effect on {metric}: fewer than two feasible settings of {spec['vary']}; "
                              f"infeasible: {'; '.join(skipped)}")
@@ -170,7 +172,8 @@ def check_effect(sc: Scenario, spec, extra) -> tuple[bool, str]:
     allowed = {"up": {"up"}, "down": {"down"}, "none": {"none"}, "not_up": {"down", "none"},
                "not_down": {"up", "none"}}[spec["direction"]]
     holds = all(m in allowed for m in moves)
-    evidence = f"{metric} as {spec['vary']} rises: " + "; ".join(shown)
+    moving = "from plan to plan" if spec["vary"] == "plan" else f"as {spec['vary']} rises"
+    evidence = f"{metric} {moving}: " + "; ".join(shown)
     if skipped:
         evidence += f" (left out as infeasible: {'; '.join(skipped)})"
     return holds, evidence

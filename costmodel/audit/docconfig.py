@@ -9,6 +9,8 @@ General rules, no document-specific code:
 * hardware: a bundled GPU the document names (``H100``, ``H200``, ``B200``, ``MI300X`` ...); else the
   bundled GPU whose figures equal the stated TFLOPS, memory and bandwidth; else one built from them, with
   the project's stated default links (an HGX-class node: 8 GPUs, 450 GB/s inside, 50 GB/s per GPU across);
+* node: a launch command's GPUs per node (``--nproc_per_node=16``) sets the scale-up domain when it differs
+  from the hardware's;
 * efficiency: the stated MFU and bandwidth utilisation, else the hardware's scenario values;
 * plan: the stated degrees mapped onto the convention GPUs = tp x dp x pp, the experts folded over the
   same GPUs: with a stated GPU count G, dp = G / (tp x pp); without one, each stated replica (DP) holds
@@ -57,6 +59,8 @@ DEGREE_KEYS = {
     "etp": ("etp", "expert_tensor_parallel_size"),
 }
 TOPK_KEYS = ("moe_top_k", "top_k", "topk", "num_experts_per_tok", "k")
+NODE_KEYS = ("nproc_per_node", "nproc-per-node", "gpus_per_node", "gpus-per-node")
+"""Launch settings that give the GPUs of one node (torchrun ``--nproc_per_node``, Slurm ``--gpus-per-node``)."""
 COMPARISON = re.compile(r"\b(?:from|vs\.?|versus|instead|compared|original|previous|fallback|alternative|if needed|"
                         r"reduce to|e\.g\.|or|than|not)\s*$|\breduced? (?:from|to)\b", re.I)
 DTYPE_WORDS = {"fp4": "fp4", "nvfp4": "fp4", "mxfp4": "mxfp4", "fp8": "fp8", "int8": "fp8", "bf16": "bf16",
@@ -167,14 +171,27 @@ def read_config(text: str, claims: list[Claim], maps: dict, settings: list[dict]
     plans = _read_plans(claims, maps, settings, model, cfg)
     if model is None or hardware is None or workload is None or not plans:
         return cfg
+    node = _read_node(hardware, settings, cfg)
     for phase, (plan, reading) in plans.items():
         spec = {"model": model, "hardware": hardware, "plan": plan, "workload": workload, "reading": reading}
+        if node:
+            spec["hardware_overrides"] = {"scale_up_gpus": node}
         if efficiency:
             spec["efficiency"] = efficiency
         if requirements:
             spec["requirements"] = requirements
         cfg.specs[phase] = spec
     return cfg
+
+
+def _read_node(hardware, settings, cfg) -> int | None:
+    """GPUs per node from a launch command, when they differ from the hardware's scale-up domain."""
+    found = [s for s in settings if s["key"] in NODE_KEYS and s["code"] and s["value"] > 0]
+    own = hardware["scale_up"]["gpus"] if isinstance(hardware, dict) else load_hardware(hardware).scale_up_gpus
+    if not found or found[0]["value"] == own:
+        return None
+    cfg.found["GPUs per node"] = f"{found[0]['key']}={found[0]['value']} (line {found[0]['line']})"
+    return found[0]["value"]
 
 
 def _read_model(text, claims, maps, settings, cfg):

@@ -59,6 +59,8 @@ class Draft:
     rows: list = field(default_factory=list)
     checks: list = field(default_factory=list)
     specs: dict = field(default_factory=dict)
+    reading_verdicts: dict = field(default_factory=dict)
+    """claim id -> {other reading: verdict}, for the drafted ledger's ``expected_readings``."""
 
 
 def read_plan(path) -> str:
@@ -171,6 +173,7 @@ def claim_row_or_unmapped(draft: Draft, ledger: dict, c: Claim, m) -> dict:
     except CostModelError as exc:
         base["reason"] = f"{m.reason}; not judged: {exc}"
         return base
+    draft.reading_verdicts[c.id] = {name: r["verdict"] for name, r in row["readings"].items()}
     row = {k: row.get(k) for k in ROW_KEYS if k in row}
     row.update(line=c.line, quote=c.quote, own_arithmetic=c.arithmetic, mapped_by="rule", reason=f"{row['reason']}; "
                f"{m.reason}" + (f"; {'; '.join(c.notes)}" if c.notes else ""))
@@ -183,9 +186,11 @@ def claim_row_or_unmapped(draft: Draft, ledger: dict, c: Claim, m) -> dict:
 
 def check_claim(claim: dict, ledger: dict, text: str) -> dict:
     """The ledger's claim validation, with the verdict left open (``expected`` is what a ledger pins)."""
-    out = validate_claim({**claim, "expected": "correct"}, 0, f"document {ledger['path'].name}", text,
-                         ledger["scenarios"], DEFAULT_TOLERANCE, set(), ledger["quantities"])
-    out["expected"] = None
+    open_readings = {name: "correct" for name in claim.get("readings") or {}}
+    out = validate_claim({**claim, "expected": "correct", "expected_readings": open_readings}, 0,
+                         f"document {ledger['path'].name}", text, ledger["scenarios"], DEFAULT_TOLERANCE, set(),
+                         ledger["quantities"])
+    out["expected"], out["expected_readings"] = None, {name: None for name in open_readings}
     return out
 
 

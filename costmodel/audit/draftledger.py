@@ -53,6 +53,7 @@ def draft_ledger(draft: Draft, out: Path) -> dict:
             entry["recomputed"] = row["recomputed"]
             if "readings" in entry:
                 entry["readings"] = {name: None for name in entry["readings"]}
+                entry["expected_readings"] = dict(draft.reading_verdicts[c.id])
             entry["expected"] = row["verdict"]
             entry["why"] = f"drafted by {maps[c.id].reason}"
             claims.append(entry)

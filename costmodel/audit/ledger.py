@@ -6,12 +6,16 @@ A ledger is a YAML file (data, not code) that lists every checkable claim of one
     document: documents/000_x.txt    # the audited document, a path relative to the ledger
     title, slug, summary, default_tolerance
     quantities: {name: {expr, dimension, description}}   # optional derived quantities of this ledger
-    scenarios: {name: {model, hardware, plan, workload, ...}}   # see costmodel.audit.scenario
+    scenarios: {name: {model, hardware, plan, workload, reading, ...}}   # see costmodel.audit.scenario; a
+        reading's computed figures are placeholders like a why's, filled at load
     claims:
       - id, quote (verbatim in the document), scenario, basis, claimed, unit, expected (the pinned verdict),
         quantity (numbers) or check (concept / rule statements, see costmodel.audit.concepts),
         recomputed (the pinned value in the claim's unit), readings ({other scenario: pinned value}),
+        expected_readings ({other scenario: pinned verdict}, needed with readings),
         optional: tolerance, own_arithmetic, baseline + transform, why, section
+    why: the reason in words; a computed figure is a placeholder ``{q NAME}`` / ``{q NAME@SCENARIO as UNIT}``
+        filled when the row is built (:mod:`.figures`), never a typed number that a formula change could falsify
     charts, corrected: optional blocks for the chapter (see costmodel.audit.chapter)
 
 The bundled ledgers live in ``costmodel/data/audits/NNN.yaml``; :func:`load_ledger` takes their id or a
@@ -21,6 +25,7 @@ path to any ledger file.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -31,6 +36,7 @@ from ..units import CostModelError, read_yaml
 from . import expressions
 from .concepts import check_kind
 from .dimensions import UNITS, unit_dimension
+from .figures import check_quantity_figures, fill_quantity_figures
 from .quantities import Resolver, ledger_quantities
 from .scenario import build_scenario
 from .verdicts import (
@@ -44,7 +50,8 @@ from .verdicts import (
 LEDGER_KEYS = ("doc", "document", "title", "slug", "summary", "default_tolerance", "quantities", "scenarios",
                "claims", "charts", "corrected", "unmapped")
 CLAIM_KEYS = ("id", "quote", "scenario", "quantity", "check", "claimed", "unit", "basis", "tolerance",
-              "own_arithmetic", "baseline", "transform", "readings", "recomputed", "expected", "why", "section")
+              "own_arithmetic", "baseline", "transform", "readings", "recomputed", "expected", "expected_readings",
+              "why", "section")
 TRANSFORMS = ("reduction", "ratio", "increase")
 """How a claim compares a quantity with the same quantity under a baseline scenario: 1 - x/b, x/b, x/b - 1."""
 MEMORY_PARTS = ("weights", "kv_cache", "activations", "reserved")
@@ -133,6 +140,10 @@ def _load(path_text: str, mtime_ns: int = 0) -> dict:
     if not isinstance(raw["scenarios"], dict) or not raw["scenarios"]:
         raise CostModelError(f"{where}: scenarios must be a mapping with at least one scenario")
     scenarios = {name: build_scenario(name, spec, where) for name, spec in raw["scenarios"].items()}
+    for name, sc in scenarios.items():  # a reading names computed figures as {q NAME} too (filled here)
+        w = f"{where} scenario {name!r}: reading"
+        check_quantity_figures(sc.reading, scenarios, name, w)
+        scenarios[name] = replace(sc, reading=fill_quantity_figures(sc.reading, scenarios, local, name, w))
     tol = expressions.as_float(raw.get("default_tolerance", DEFAULT_TOLERANCE), f"{where}: default_tolerance")
     if not isinstance(raw["claims"], list):
         raise CostModelError(f"{where}: claims must be a list")
@@ -181,6 +192,12 @@ def check_claim(c, i, where, text, scenarios, default_tol, seen, local=None) -> 
         _choice(name, scenarios, w, "reading")
     _choice(c["basis"], BASES, w, "basis")
     _choice(c["expected"], VERDICTS, w, "expected")
+    expected_readings = c.get("expected_readings") or {}
+    if not isinstance(expected_readings, dict) or set(expected_readings) != set(readings):
+        raise CostModelError(f"{w}: expected_readings must pin the verdict of each reading "
+                             f"({', '.join(readings) or 'none'})")
+    for name, pinned in expected_readings.items():
+        _choice(pinned, VERDICTS, w, f"expected_readings.{name}")
     statement = c["basis"] in STATEMENT_BASES
     unit = c.get("unit", "bool" if statement else None)
     if unit is None:
@@ -235,10 +252,12 @@ def check_claim(c, i, where, text, scenarios, default_tol, seen, local=None) -> 
     for name, pin in [("recomputed", c.get("recomputed")), *((f"readings.{k}", v) for k, v in readings.items())]:
         if pin is not None and not isinstance(pin, (bool, int, float)):
             raise CostModelError(f"{w}: {name} {pin!r} must be a number, true/false or null")
+    why = " ".join(str(c.get("why", "")).split())
+    check_quantity_figures(why, scenarios, c["scenario"], f"{w}: why")
     line = text.count("\n", 0, pos) + 1
-    return {**c, "quantity": q, "unit": unit, "readings": dict(readings), "lo": lo, "hi": hi, "tolerance": tol,
-            "own": own, "line": line, "section": c.get("section") or _section_at(text, pos),
-            "why": " ".join(str(c.get("why", "")).split())}
+    return {**c, "quantity": q, "unit": unit, "readings": dict(readings), "expected_readings": dict(expected_readings),
+            "lo": lo, "hi": hi, "tolerance": tol,
+            "own": own, "line": line, "section": c.get("section") or _section_at(text, pos), "why": why}
 
 
 def _check_extras(raw: dict, where: str, scenarios: dict, claim_ids: set) -> None:

@@ -7,7 +7,8 @@ changes the figure (and shows in the notebook's stored output) instead of leavin
   the same dimension (``2.1 MB``); ``{C06@as_10b}`` under another reading of the claim;
 - ``{C30.factor}``: claimed / recomputed; ``{C30.inverse}``: recomputed / claimed; ``{C41.own}``: the
   value of the document's own arithmetic;
-- ``{q memory_bytes_per_gpu@as_10b as GB}``: any quantity (see :mod:`.quantities`) under a scenario;
+- ``{q memory_bytes_per_gpu@as_10b as GB}``: any quantity (see :mod:`.quantities`) under a scenario
+  (the form of :mod:`.figures`, which a ledger's ``why`` texts use too);
 - ``{corrected ep32}``: the plan the search puts in place of scenario ep32's (its label);
   ``{gain ep32}``: its throughput per GPU / the document plan's, in the scenario's reading.
 
@@ -20,15 +21,13 @@ import re
 
 from ..units import CostModelError
 from .chapter import corrected_strategy
-from .dimensions import UNITS, in_unit, number, show, unit_dimension
+from .dimensions import UNITS, in_unit, number, unit_dimension
+from .figures import PLACEHOLDER, parse_quantity, quantity_text, split_digits
 from .ledger import load_ledger
-from .quantities import Resolver
 from .rows import audit_claim
 
-PLACEHOLDER = re.compile(r"\{(?P<body>[^{}]+)\}")
 FIELD = re.compile(r"^(?P<claim>C\d+)(?:@(?P<reading>\w+))?(?:\.(?P<field>factor|inverse|own))?"
                    r"(?: as (?P<unit>.+?))?$")
-QUANTITY = re.compile(r"^q (?P<name>[\w.]+)@(?P<scenario>\w+)(?: as (?P<unit>.+?))?$")
 STRATEGY = re.compile(r"^(?P<what>corrected|gain) (?P<scenario>\w+)$")
 
 
@@ -40,9 +39,7 @@ def _convert(value_si, unit: str, digits: int, where: str) -> str:
 def figure(ref, placeholder: str) -> str:
     """The text of one placeholder (without braces) for ledger ``ref``; a one-line error naming it."""
     where = f"figure {{{placeholder}}}"
-    body, _, digits_text = placeholder.partition(" ~")
-    digits = int(digits_text) if digits_text else 3
-    body = body.strip()
+    body, digits = split_digits(placeholder, where)
     m = FIELD.match(body)
     if m:
         row = audit_claim(ref, m["claim"])
@@ -63,16 +60,11 @@ def figure(ref, placeholder: str) -> str:
         if value is None or isinstance(value, bool):
             raise CostModelError(f"{where}: claim {m['claim']} has no number")
         return _convert(value * UNITS[unit][1], m["unit"] or unit, digits, where)
-    m = QUANTITY.match(body)
-    if m:
-        scenarios = load_ledger(ref)["scenarios"]
-        if m["scenario"] not in scenarios:
-            raise CostModelError(f"{where}: scenario {m['scenario']!r} is not one of {', '.join(scenarios)}")
-        r = Resolver(scenarios[m["scenario"]], load_ledger(ref)["quantities"])
-        value = r.value(m["name"])
-        if m["unit"]:
-            return _convert(value, m["unit"], digits, where)
-        return show(value, r.dimension(m["name"]), digits)
+    ledger = load_ledger(ref)
+    q = parse_quantity(body, ledger["scenarios"], None, where)
+    if q:
+        name, scenario, unit = q
+        return quantity_text(name, ledger["scenarios"][scenario], unit, digits, ledger["quantities"])
     m = STRATEGY.match(body)
     if m:
         table = corrected_strategy(ref)
@@ -84,7 +76,7 @@ def figure(ref, placeholder: str) -> str:
             return str(fix["plan"])
         column = f"{doc['reading']} tokens/s/GPU"
         return number(fix[column] / doc[column], digits)
-    raise CostModelError(f"{where}: not a figure; see costmodel.audit.prose for the forms")
+    raise CostModelError(f"{where}: not a figure; see costmodel.audit.narrative for the forms")
 
 
 def fill(ref, text: str) -> str:

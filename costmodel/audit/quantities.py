@@ -5,7 +5,8 @@ A quantity name is one of
   - a dotted path into the scenario (:data:`NAMESPACES`): ``model.num_layers``, ``plan.ep``,
     ``workload.batch``, ``hardware.memory_bytes``, ``efficiency.mfu``, ``requirements.ttft_s``,
     ``params.routed_experts``, ``prefill.tp`` / ``decode.ep`` (stage time of a class or collective over all
-    pipeline rounds), and the few computed paths of :data:`COMPUTED`;
+    pipeline rounds), ``stated.tp`` (the degrees as the document writes them; an unstated degree is 1),
+    and the few computed paths of :data:`COMPUTED` (``activation.tokens``, ``activation.bytes_per_token``);
   - a derived quantity: an expression over the above with a dimension, from
     ``data/audits/quantities.yaml`` or a ledger's own ``quantities`` block;
   - ``unmodelled``: nothing in the inputs determines it (no value).
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..architecture import param_breakdown
-from ..memory import kv_shards
+from ..memory import activation_bytes_per_token, activation_tokens, kv_shards
 from ..perf import decode_rounds, decode_stage, prefill_rounds, prefill_stage
 from ..units import CostModelError, dtype_bytes, read_yaml
 from . import expressions
@@ -33,7 +34,9 @@ from .scenario import Scenario, scenario_estimate
 
 UNMODELLED = "unmodelled"
 NAMESPACES = ("model", "plan", "workload", "hardware", "efficiency", "requirements", "params", "prefill", "decode",
-              "estimate", "reading")
+              "estimate", "reading", "activation", "stated")
+STATED_DEGREES = ("tp", "dp", "pp", "ep", "etp")
+"""Degrees a document may leave unstated: ``stated.X`` is then 1, the convention's default."""
 
 COMPUTED = {
     # dotted paths that need the scenario, not one object: path -> (dimension, fn(scenario))
@@ -43,6 +46,13 @@ COMPUTED = {
     "workload.kv_dtype_bytes": ("bytes/param", lambda sc: dtype_bytes(sc.workload.kv_dtype)),
     "plan.kv_shards": ("count", lambda sc: kv_shards(sc.model, sc.plan.tp)),
     "estimate.valid": ("bool", lambda sc: scenario_estimate(sc).valid),
+    # activation memory = tokens of one iteration x bytes per token and layer + logits (costmodel.memory)
+    "activation.tokens": ("count", lambda sc: activation_tokens(sc.plan, sc.workload)),
+    "activation.bytes_per_token": ("bytes", lambda sc: activation_bytes_per_token(sc.model, sc.plan,
+                                                                                  sc.workload.act_bytes)),
+    "activation.logits_bytes": ("bytes", lambda sc: scenario_estimate(sc).metrics["activation_bytes_per_gpu"]
+                                - activation_tokens(sc.plan, sc.workload)
+                                * activation_bytes_per_token(sc.model, sc.plan, sc.workload.act_bytes)),
 }
 READING_ALIASES = {"reading.throughput_per_gpu": lambda sc: sc.throughput_metric}
 """Paths that stand for another quantity chosen by the scenario's reading."""
@@ -120,6 +130,13 @@ def _path_value(path: str, sc: Scenario):
         value = getattr(obj, rest, None)
         if value is not None and not callable(value) and not rest.startswith("_"):
             return value
+    elif head == "stated":
+        if rest in sc.stated:
+            return sc.stated[rest]
+        if rest in STATED_DEGREES:
+            return 1
+        raise CostModelError(f"scenario {sc.name!r}: stated.{rest} is needed by this quantity (the scenario's "
+                             f"'stated' block)")
     elif head == "requirements":
         if rest in sc.requirements:
             return sc.requirements[rest]
@@ -165,8 +182,8 @@ class Resolver:
             return COMPUTED[name][0]
         if name.startswith(("prefill.", "decode.")):
             return "flop" if name.endswith("flops") else "seconds"
-        if name.startswith("plan."):
-            return "gpus" if name == "plan.gpus" else "count"
+        if name.startswith(("plan.", "stated.")):
+            return "gpus" if name in ("plan.gpus", "stated.gpus") else "count"
         if name.startswith("params."):
             return "params"
         return dimension_of_name(name)

@@ -13,9 +13,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..display import ReaderTable
 from ..units import CostModelError
 from .concepts import run_check
 from .dimensions import to_unit
+from .figures import fill_quantity_figures
 from .ledger import ledger_ids, load_ledger
 from .quantities import Resolver
 from .scenario import Scenario
@@ -23,7 +25,7 @@ from .verdicts import STATEMENT_BASES, VERDICTS, Verdict, verdict
 
 JSON_KEYS = ("doc", "claim_id", "section", "line", "quote", "scenario", "plan", "quantity", "basis", "claimed", "unit",
              "tolerance", "own_arithmetic", "own_value", "recomputed", "worked", "factor", "verdict", "expected",
-             "reason", "readings", "same_under_all_readings")
+             "reason", "readings", "same_under_all_readings", "every_reading")
 """Keys of a row, in order (``costmodel audit --json`` prints these)."""
 
 
@@ -66,10 +68,11 @@ def claim_row(ledger: dict, c: dict) -> dict:
         for name in c["readings"]:
             rv, _, rverdict = judge(c, scenarios[name], scenarios, local)
             readings[name] = {"recomputed": to_unit(rv, c["unit"]), "verdict": rverdict.verdict,
-                              "factor": rverdict.factor}
+                              "factor": rverdict.factor, "expected": c["expected_readings"][name]}
+        why = fill_quantity_figures(c["why"], scenarios, local, c["scenario"], "why")
     except CostModelError as exc:
         raise CostModelError(f"ledger {ledger['path'].name} claim {c['id']}: {exc}") from None
-    reason = v.reason + (f"; {c['why']}" if c["why"] else "")
+    reason = v.reason + (f"; {why}" if why else "")
     all_verdicts = {v.verdict} | {r["verdict"] for r in readings.values()}
     quantity = c["quantity"] if c["quantity"] is not None else _check_label(c["check"])
     return {
@@ -80,7 +83,22 @@ def claim_row(ledger: dict, c: dict) -> dict:
         "recomputed": to_unit(value, c["unit"]), "worked": worked, "factor": v.factor,
         "verdict": v.verdict, "expected": c["expected"], "reason": reason,
         "readings": readings, "same_under_all_readings": len(all_verdicts) == 1,
+        "every_reading": every_reading(c["scenario"], v.verdict, readings),
     }
+
+
+def every_reading(scenario: str, main: str, readings: dict) -> str:
+    """What holds under every reading of a claim: ``wrong in all 3 readings`` or, when the readings
+    disagree, each verdict with its readings (``correct: refined_512; inconsistent: refined``); empty
+    for a claim with one reading."""
+    if not readings:
+        return ""
+    by_verdict: dict = {}
+    for name, verdict_name in [(scenario, main), *((k, r["verdict"]) for k, r in readings.items())]:
+        by_verdict.setdefault(verdict_name, []).append(name)
+    if len(by_verdict) == 1:
+        return f"{main} in all {len(readings) + 1} readings"
+    return "; ".join(f"{verdict_name}: {', '.join(names)}" for verdict_name, names in by_verdict.items())
 
 
 def _check_label(check: dict) -> str:
@@ -121,22 +139,14 @@ def verdict_counts(df: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def readings_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Claims checked under other readings: the verdict in each reading and whether it is the same in all."""
-    rows = []
-    for r in df.itertuples():
-        if not r.readings:
-            continue
-        row = {"claim": r.claim_id, "quantity": r.quantity, r.scenario: r.verdict}
-        for name, v in r.readings.items():
-            row[name] = v["verdict"]
-        row["same in every reading"] = r.same_under_all_readings
-        rows.append(row)
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    last = out.pop("same in every reading")
-    return out.fillna("").assign(**{"same in every reading": last})
+def readings_summary(df: pd.DataFrame) -> ReaderTable:
+    """Claims checked under more than one reading: the quote (shortened), the verdict in the main reading,
+    whether the verdict is the same in all, and what holds across them (:func:`every_reading`)."""
+    rows = [{"claim": r.claim_id, "quote": r.quote if len(r.quote) <= 45 else r.quote[:42] + "...",
+             "main reading": f"{r.scenario}: {r.verdict}", "same in all": r.same_under_all_readings,
+             "across readings": r.every_reading} for r in df.itertuples() if r.readings]
+    return ReaderTable(pd.DataFrame(rows, columns=["claim", "quote", "main reading", "same in all",
+                                                   "across readings"]))
 
 
 def to_json_rows(df: pd.DataFrame) -> list[dict]:

@@ -14,14 +14,22 @@ from ..efficiency import resolve_efficiency
 from ..hardware import hardware_from_dict, load_hardware
 from ..perf import Estimate, estimate
 from ..strategy import Plan, Workload
-from ..units import CostModelError
+from ..units import GB, CostModelError
 from .expressions import as_float
 
 PLAN_KEYS = ("tp", "dp", "pp", "ep", "etp", "microbatches", "redundant_experts")
 WORKLOAD_KEYS = ("batch", "input_len", "output_len", "weight_dtype", "kv_dtype")
 REQUIREMENT_KEYS = ("ttft_s", "throughput_tokens_per_s_per_gpu")
-SCENARIO_KEYS = ("model", "model_params", "model_overrides", "hardware", "plan", "workload", "efficiency", "overlap", "requirements",
-                 "throughput_reading", "reading", "stated")
+SCENARIO_KEYS = ("model", "model_params", "model_overrides", "hardware", "hardware_overrides", "plan", "workload",
+                 "efficiency", "overlap", "requirements", "throughput_reading", "reading", "stated")
+HARDWARE_OVERRIDES = {"scale_up_gpus": ("scale_up_gpus", 1),
+                      "scale_up_GBps_per_direction": ("scale_up_bytes_per_s", GB),
+                      "scale_out_GBps_per_direction": ("scale_out_bytes_per_s", GB)}
+"""What a document may say about its interconnect: the scale-up domain (node) size in GPUs and the link
+bandwidths per GPU per direction (GB/s), keyword of :meth:`~costmodel.hardware.Hardware.with_interconnect`
+and factor to SI."""
+STATED_KEYS = ("tp", "dp", "pp", "ep", "etp", "gpus", "batch")
+"""What ``stated`` records: the degrees, GPU count and batch as the document writes them."""
 THROUGHPUT_READINGS = ("output", "input")
 """How "tokens/s per GPU" is read: decode output tokens or prefill input tokens."""
 
@@ -68,13 +76,33 @@ def model_from_spec(spec) -> Model:
     return load_model(spec)
 
 
+def hardware_with_links(hw, changes: dict):
+    """The hardware with the interconnect a document states (:data:`HARDWARE_OVERRIDES`):
+    ``{scale_up_gpus: 16}`` for 16 GPUs on one node; the id records the change (``seed-gpu+scale_up_gpus=16``)."""
+    if not isinstance(changes, dict) or not changes:
+        raise CostModelError(f"hardware_overrides must be a mapping with keys among {', '.join(HARDWARE_OVERRIDES)}")
+    kwargs = {}
+    for key, value in changes.items():
+        if key not in HARDWARE_OVERRIDES:
+            raise CostModelError(f"hardware_overrides: {key!r} is not one of {', '.join(HARDWARE_OVERRIDES)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise CostModelError(f"hardware_overrides.{key}: {value!r} must be a positive number")
+        if key == "scale_up_gpus" and value != int(value):
+            raise CostModelError(f"hardware_overrides.scale_up_gpus: {value!r} must be a whole number of GPUs")
+        name, factor = HARDWARE_OVERRIDES[key]
+        kwargs[name] = int(value) if key == "scale_up_gpus" else float(value) * factor
+    label = ",".join(f"{k}={v:g}" for k, v in changes.items())
+    return replace(hw.with_interconnect(**kwargs), id=f"{hw.id}+{label}", name=f"{hw.name} ({label})")
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One reading of a document: model, hardware, plan, workload, efficiency, requirements.
 
     requirements: ``ttft_s`` (limit, s) and ``throughput_tokens_per_s_per_gpu`` (floor) when stated;
     throughput_reading: ``output`` or ``input`` (see :data:`THROUGHPUT_READINGS`); reading: the words that
-    map the document onto the plan convention; stated: the degrees as the document writes them.
+    map the document onto the plan convention; stated: the degrees, GPU count and batch as the document
+    writes them (:data:`STATED_KEYS`, read by the quantities ``stated.*``).
     """
 
     name: str
@@ -120,7 +148,9 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
             model = model_with_fields(model, spec["model_overrides"])
         hw = spec["hardware"]
         hw = hardware_from_dict(hw) if isinstance(hw, dict) else load_hardware(hw)  # inline: a document's figures
-        plan = Plan(**{"etp": 1, **_mapping(spec["plan"], PLAN_KEYS, "plan")})
+        if spec.get("hardware_overrides") is not None:
+            hw = hardware_with_links(hw, spec["hardware_overrides"])
+        plan = Plan(**_mapping(spec["plan"], PLAN_KEYS, "plan"))
         workload = Workload(**_mapping(spec["workload"], WORKLOAD_KEYS, "workload"))
         eff_spec = spec.get("efficiency")
         if isinstance(eff_spec, dict):
@@ -129,6 +159,10 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
             eff = resolve_efficiency(hw, eff_spec)
         req = _mapping(spec.get("requirements") or {}, REQUIREMENT_KEYS, "requirements")
         requirements = {k: as_float(v, f"requirements.{k}") for k, v in req.items()}
+        stated = _mapping(spec.get("stated") or {}, STATED_KEYS, "stated")
+        for key, value in stated.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CostModelError(f"stated.{key}: {value!r} must be a positive whole number")
         reading = spec.get("throughput_reading", "output")
         if reading not in THROUGHPUT_READINGS:
             raise CostModelError(f"throughput_reading {reading!r} is not one of {', '.join(THROUGHPUT_READINGS)}")
@@ -137,7 +171,7 @@ def build_scenario(name: str, spec: dict, where: str = "scenario") -> Scenario:
     except TypeError as exc:  # a wrong key type inside plan / workload
         raise CostModelError(f"{where}: {exc}") from None
     return Scenario(name, model, hw, plan, workload, eff, bool(spec.get("overlap", False)), requirements, reading,
-                    " ".join(str(spec["reading"]).split()), dict(spec.get("stated") or {}))
+                    " ".join(str(spec["reading"]).split()), dict(stated))
 
 
 _ESTIMATES: dict = {}
