@@ -7,7 +7,8 @@ Run from the repository root (a report, not a test; nothing is asserted):
 
 The serving figures time :func:`costmodel.sla.serving_search` end to end on the two spaces of the
 serving issue (Qwen3-235B FP8 on 8 H200s, DeepSeek-V3 FP8 on 64 H200s, TTFT <= 2 s, TPOT <= 50 ms,
-aggregated and disaggregated, 11 concurrencies), against one deployment point solved alone.
+aggregated and disaggregated, the default concurrency sweep: 11 levels on 8 GPUs, 14 on 64), against one
+deployment point solved alone.
 
 The vectorised figure times :func:`costmodel.search.search` end to end (enumeration, evaluation,
 rule masks, requirement filters), best of ``--repeat`` runs. The loop figure times

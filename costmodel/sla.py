@@ -40,8 +40,18 @@ from .strategy import RULES, Workload, plan_label, rule_masks
 from .units import CostModelError, check_choice, positive_int
 
 SERVING_MODES = ("agg", "disagg")
-DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))
-"""1, 2, 4, ..., 1024 requests in flight (per aggregated replica, per disaggregated deployment)."""
+REQUESTS_PER_GPU = 128
+"""The default sweep reaches 128 requests in flight per GPU of the budget (at least 1,024): a decode GPU holds a
+few hundred sequences at most (the KV cache caps it), so a frontier that ends at the sweep's top rather than at
+the limits or the memory would be an artefact of the sweep."""
+
+
+def default_concurrency(max_gpus: int) -> tuple[int, ...]:
+    """Requests in flight swept by default: 1, 2, 4, ... up to max(1024, 128 x max_gpus), a power of two
+    (1,024 for 8 GPUs, 8,192 for 64); per aggregated replica, per disaggregated deployment."""
+    top = max(1024, REQUESTS_PER_GPU * positive_int("max_gpus", max_gpus))
+    return tuple(2**i for i in range(math.ceil(math.log2(top)) + 1))
+
 
 PREFILL_CANDIDATES = 4
 """Prefill plans kept for disaggregated pairs: the fastest per GPU."""
@@ -51,10 +61,10 @@ MAX_POOL_WORKERS = 8
 workers give the per-GPU numbers of P : D at k times the concurrency, and ratios from 1 : 8 to 8 : 1 match
 any prefill pool to any decode pool within a few per cent of balance."""
 
-MAX_SERVING_POINTS = 160_000
+MAX_SERVING_POINTS = 200_000
 """Most disaggregated points (deployments x concurrencies) one search evaluates: about a second of compute at some
-150,000 points a second, the budget of an interactive answer. 64 GPUs at the default 11 concurrencies stay below
-it for every bundled model (Qwen3-30B on H200: 147,873); a larger space is refused before it is built, with a
+150,000 points a second, the budget of an interactive answer. 64 GPUs at the default 14 concurrencies stay below
+it for every bundled model; a larger space is refused before it is built, with a
 message that says how to narrow it (fewer GPUs or concurrencies, or the aggregated mode only)."""
 
 PLAN_FIELDS = ("tp", "dp", "pp", "ep", "etp")
@@ -271,14 +281,14 @@ def _frame(serving_mode, out, concurrency, deployment, prefill_plan, prefill_wor
 
 
 def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, ttft_max_s: float | None = None,
-                   tpot_max_s: float | None = None, modes=SERVING_MODES, concurrency=DEFAULT_CONCURRENCY,
+                   tpot_max_s: float | None = None, modes=SERVING_MODES, concurrency=None,
                    efficiency=None, mfu: float | None = None, bw_util: float | None = None, overlap="none",
                    routing=None, speculation: serving.Speculation | None = None,
                    memory_headroom: float = MEMORY_HEADROOM,
                    reserved_bytes: float = RESERVED_BYTES_PER_GPU) -> ServingSearch:
     """Aggregated and disaggregated deployments on up to ``max_gpus`` GPUs over a concurrency sweep
     (module docstring). ``workload`` gives the lengths and dtypes (its batch is ignored); model and hardware may be
-    bundled ids."""
+    bundled ids; ``concurrency`` defaults to :func:`default_concurrency` of the budget."""
     model, hardware, workload = as_model(model), as_hardware(hardware), as_workload(workload)
     max_gpus = positive_int("max_gpus", max_gpus)
     modes = tuple(modes)
@@ -291,6 +301,8 @@ def serving_search(model, hardware, workload: Workload, max_gpus: int = 8, *, tt
     check_options(reserved_bytes, memory_headroom)
     if speculation is not None and not isinstance(speculation, serving.Speculation):
         raise CostModelError(f"speculation: {speculation!r} must be a costmodel.serving.Speculation or None")
+    if concurrency is None:
+        concurrency = default_concurrency(max_gpus)
     counts = list(concurrency) if np.iterable(concurrency) and not isinstance(concurrency, (str, bytes)) else []
     if not counts:
         raise CostModelError(f"concurrency: {concurrency!r} must be a non-empty list of whole numbers >= 1")

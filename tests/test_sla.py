@@ -145,3 +145,29 @@ def test_disaggregated_deployments_fit_the_budget_with_bounded_pools(result):
 def test_a_space_past_the_point_limit_is_refused_before_it_is_built():
     with pytest.raises(cm.CostModelError, match=r"^max_gpus: 512 GPUs give .* disaggregated deployments"):
         sla.serving_search("qwen3-235b-a22b", "h200-sxm", cm.Workload(1, 2000, 500, "fp8", "fp8"), 512)
+
+
+def test_default_concurrency_reaches_128_requests_per_gpu_of_the_budget():
+    # 8 GPUs: max(1024, 128 x 8 = 1024) = 2^10, so 1, 2, ..., 1024 (11 levels); 64 GPUs: 128 x 64 = 8192 = 2^13
+    # (14 levels); 1 GPU: at least 1024; 24 GPUs: 128 x 24 = 3072, rounded up to 4096 = 2^12 (13 levels)
+    assert sla.default_concurrency(8) == tuple(2**i for i in range(11))
+    assert sla.default_concurrency(64)[-1] == 8192 and len(sla.default_concurrency(64)) == 14
+    assert sla.default_concurrency(1)[-1] == 1024
+    assert sla.default_concurrency(24)[-1] == 4096
+    with pytest.raises(cm.CostModelError, match="^max_gpus"):
+        sla.default_concurrency(0)
+
+
+def test_serving_chart_labels_neighbouring_documents_above_and_below(result):
+    # three placed deployments sorted by speed per user: the 1st and 3rd labelled above (dy -8), the 2nd below
+    # (dy 14), so two crosses close together do not print their labels over each other
+    from costmodel.charts.search import serving_frontier_chart
+
+    ranked = result.feasible.sort_values("tokens_per_s_per_user")
+    rows = ranked.iloc[[0, len(ranked) // 2, -1]]  # three clearly different speeds per user
+    placed = [dict(row, label=f"d{i}") for i, (_, row) in enumerate(rows.iterrows())]
+    spec = serving_frontier_chart(result, placed).to_dict()
+    texts = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    by_dy = {layer["mark"]["dy"]: sorted(r["label"] for r in spec["datasets"][layer["data"]["name"]]) for layer in texts}
+    order = [p["label"] for p in sorted(placed, key=lambda p: p["tokens_per_s_per_user"])]
+    assert by_dy == {-8: sorted([order[0], order[2]]), 14: [order[1]]}

@@ -11,7 +11,7 @@ from ..display import cell, sig, table, text_table
 from ..hardware import load_hardware
 from ..search import REQUIREMENT_METRICS, search
 from ..search_views import format_table, plan_label
-from ..sla import DEFAULT_CONCURRENCY, READER_COLUMNS, SERVING_MODES, reader_table, serving_search
+from ..sla import READER_COLUMNS, SERVING_MODES, default_concurrency, reader_table, serving_search
 from ..units import MAX_BATCH, MAX_GPUS, CostModelError
 from .args import (add_hardware_arg, add_model_args, add_scenario_args, add_serving_args, add_workload_args,
                    int_up_to, model_from_args, options_from_args, positive_number, speculation_from_args,
@@ -36,7 +36,8 @@ def add(sub) -> None:
     p.add_argument("--serving", type=serving_modes, default=",".join(SERVING_MODES), metavar="MODES",
                    help="deployments to search without --batch: agg, disagg or both (agg,disagg)")
     p.add_argument("--concurrency", type=concurrency_list, metavar="N,N,...",
-                   help="requests in flight to sweep without --batch (default: 1, 2, 4, ..., 1024)")
+                   help="requests in flight to sweep without --batch (default: 1, 2, 4, ... up to 128 per GPU "
+                        "of --max-gpus, at least 1024)")
     p.add_argument("--min-tokens-per-s-per-gpu", type=positive_number, metavar="X",
                    help="floor on throughput per GPU (tokens/s), read as --throughput-metric")
     p.add_argument("--throughput-metric", choices=("output", "input"), default="output",
@@ -153,8 +154,9 @@ def run_serving(args) -> int:
     m, hw = model_from_args(args), load_hardware(args.hardware)
     wl = workload_from_args(args, batch=1)
     options = options_from_args(args)
+    concurrency = args.concurrency or default_concurrency(args.max_gpus)
     r = serving_search(m, hw, wl, args.max_gpus, ttft_max_s=args.ttft_max, tpot_max_s=args.tpot_max,
-                       modes=args.serving, concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+                       modes=args.serving, concurrency=concurrency,
                        efficiency=args.efficiency, mfu=args.mfu, bw_util=args.bw_util,
                        speculation=speculation_from_args(args), **options)
     if args.json:
@@ -163,7 +165,7 @@ def run_serving(args) -> int:
     limits = ", ".join(f"{k} <= {cell(v)} s" for k, v in (("TTFT", args.ttft_max), ("TPOT", args.tpot_max)) if v)
     print(f"{m.name} on up to {args.max_gpus:,} x {hw.id}, S_in={wl.input_len:,} S_out={wl.output_len:,}, weights "
           f"{wl.weight_dtype}, KV {wl.kv_dtype}; {'/'.join(args.serving)}; {limits or 'no latency limits'}")
-    print(f"deployments evaluated {r.plans_evaluated:,} at {len(args.concurrency or DEFAULT_CONCURRENCY)} "
+    print(f"deployments evaluated {r.plans_evaluated:,} at {len(concurrency)} "
           f"concurrencies: {len(r.points):,} points, {int(r.points['feasible'].sum()) if len(r.points) else 0:,} "
           f"meet the limits")
     if not len(r.feasible):
