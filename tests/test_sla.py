@@ -159,15 +159,14 @@ def test_default_concurrency_reaches_128_requests_per_gpu_of_the_budget():
 
 
 def test_serving_chart_labels_neighbouring_documents_above_and_below(result):
-    # three placed deployments sorted by speed per user: the 1st and 3rd labelled above (dy -8), the 2nd below
-    # (dy 14), so two crosses close together do not print their labels over each other
+    # three placed deployments sorted by output tokens/s per GPU: the 1st and 3rd labelled below (dy 14), the 2nd
+    # above (dy -8), so two crosses close together print their labels apart, not over each other
     from costmodel.charts.search import serving_frontier_chart
 
-    ranked = result.feasible.sort_values("tokens_per_s_per_user")
-    rows = ranked.iloc[[0, len(ranked) // 2, -1]]  # three clearly different speeds per user
+    ranked = result.feasible.sort_values("output_tokens_per_s_per_gpu")
+    rows = ranked.iloc[[0, len(ranked) // 2, -1]]  # three clearly different throughputs
     placed = [dict(row, label=f"d{i}") for i, (_, row) in enumerate(rows.iterrows())]
     spec = serving_frontier_chart(result, placed).to_dict()
     texts = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
     by_dy = {layer["mark"]["dy"]: sorted(r["label"] for r in spec["datasets"][layer["data"]["name"]]) for layer in texts}
-    order = [p["label"] for p in sorted(placed, key=lambda p: p["tokens_per_s_per_user"])]
-    assert by_dy == {-8: sorted([order[0], order[2]]), 14: [order[1]]}
+    assert by_dy == {14: ["d0", "d2"], -8: ["d1"]}

@@ -226,8 +226,9 @@ def serving_frontier_chart(result, placed: list[dict] | None = None, title: str 
         docs = shown(pd.DataFrame(placed), "document")
         layers.append(alt.Chart(docs).mark_point(shape="cross", size=160, filled=True, color="#222222").encode(
             x=x, y=y, tooltip=["label"] + tooltip[1:]))
-        # neighbouring crosses (by speed per user) take their labels above and below in turn, so they do not overlap
-        below = np.argsort(np.argsort(docs["tok/s/user"].to_numpy(), kind="stable")) % 2 == 1
+        # by throughput, the 1st, 3rd, ... cross is labelled below and the 2nd, 4th, ... above: two crosses close
+        # together (a pair in that order) print their labels apart instead of over each other
+        below = np.argsort(np.argsort(docs["output tok/s/GPU"].to_numpy(), kind="stable")) % 2 == 0
         for rows, dy in ((docs[~below], -8), (docs[below], 14)):
             if len(rows):
                 layers.append(alt.Chart(rows).mark_text(dx=8, dy=dy, align="left", fontSize=11).encode(
