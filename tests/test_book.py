@@ -15,7 +15,6 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -211,10 +210,10 @@ MATHS_STATE = ("[document.querySelectorAll('mjx-merror, mjx-container [data-mjx-
 
 
 @pytest.fixture(scope="session")
-def reader_pass(html_dir, site, browser, tmp_path_factory) -> dict:
-    """Every page opened once at 1280 px, settled (maths typeset, charts interactive), inspected and
-    photographed: {page: report}. The tests below read the reports (one page load each, not one per test)."""
-    out_dir = tmp_path_factory.mktemp("screenshots")
+def reader_pass(html_dir, site, browser) -> dict:
+    """Every page opened once at 1280 px, settled (maths typeset, charts interactive) and inspected:
+    {page: report}. The tests below read the reports (one page load each, not one per test). Screenshots for a
+    human to look at come from ``make screenshots`` (tools/screenshots.py), not from the tests."""
     reports = {}
     for page in shots.page_paths(html_dir):
         tab = shots.open_page(browser, site + page.as_posix())
@@ -226,7 +225,6 @@ def reader_pass(html_dir, site, browser, tmp_path_factory) -> dict:
                 "maths": tab.page.evaluate(MATHS_STATE), "raw_cards": tab.page.evaluate(RAW_CARDS),
                 "cards": tab.page.evaluate(f"document.querySelectorAll({json.dumps(CARD_SELECTOR)}).length"),
                 "wide_tables": tab.page.evaluate(TABLE_FIT),
-                "screenshot": shots.screenshot(tab, out_dir / shots.screenshot_name(page)),
                 "problems": list(tab.problems), "off_site": tab.off_site(site)}
         finally:
             tab.close()
@@ -310,13 +308,3 @@ def test_the_table_check_catches_wide_tables_and_the_css_contains_them(browser):
         assert page.evaluate(TABLE_FIT) == []
     finally:
         page.close()
-
-
-def test_screenshots_of_every_page(html_dir, reader_pass):
-    # for a human to look at: tools/screenshots.py writes the same into book/_build/screenshots
-    assert sorted(reader_pass) == [p.as_posix() for p in shots.page_paths(html_dir)]
-    for page, r in reader_pass.items():
-        data = r["screenshot"].read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n", page
-        width, height = struct.unpack(">II", data[16:24])
-        assert width == shots.WIDTH and height >= shots.HEIGHT, f"{page}: {width} x {height}"
