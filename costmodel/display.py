@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from html import escape
 
 import pandas as pd
@@ -65,21 +66,67 @@ def table(frame: pd.DataFrame, digits: int = 3, index: bool = False) -> pd.DataF
     return out
 
 
+COLUMN_WIDTH_CHARS = 82
+"""The book's text column at a 1280-pixel window (688 px) in table characters (0.85em of a 16 px sans font,
+about 8.2 px a character), less the padding of the cells (:func:`min_width_chars`)."""
+
+FOLD_MAX_ROWS = 20
+"""Tables of more rows are not folded: their second part would start a screen or more below the first, further
+from the reader than a sideways scroll."""
+
+WORD_BREAK = re.compile(r"\s+|(?<=-)")
+"""Where a browser may break a cell's text: at spaces and after a hyphen."""
+
+
+def min_width_chars(column: str, cells) -> int:
+    """The narrowest a column can be laid out, in characters: its longest unbreakable word (header or cell,
+    split at :data:`WORD_BREAK`) plus 1.5 characters of cell padding (0.45em a side)."""
+    words = [w for text in [str(column), *map(str, cells)] for w in WORD_BREAK.split(text)]
+    return max(map(len, words), default=0) + 2
+
+
+def column_parts(shown: pd.DataFrame, numeric: list[bool], budget: int = COLUMN_WIDTH_CHARS) -> list[list[int]]:
+    """Column positions of each part of a table folded to fit ``budget`` characters: one part when it fits or
+    has more than :data:`FOLD_MAX_ROWS` rows; else its leading text columns (its row labels, while they take at most half the budget) head every part
+    and the other columns fill the parts in order, as many as fit (at least one a part)."""
+    widths = [min_width_chars(c, shown[c]) for c in shown.columns]
+    if sum(widths) <= budget or len(shown) > FOLD_MAX_ROWS:
+        return [list(range(len(widths)))]
+    keys = []
+    for i, is_number in enumerate(numeric):
+        if is_number or sum(widths[j] for j in keys) + widths[i] > budget // 2 or i == len(widths) - 1:
+            break
+        keys.append(i)
+    keys = keys or [0]
+    parts, room = [], budget - sum(widths[j] for j in keys)
+    for i in range(len(widths)):
+        if i in keys:
+            continue
+        if not parts or sum(widths[j] for j in parts[-1]) + widths[i] > room:
+            parts.append([])
+        parts[-1].append(i)
+    return [keys + part for part in parts]
+
+
 def html_table(frame: pd.DataFrame, css_class: str = "cm-table", digits: int = 3, index: bool = False) -> str:
     """``frame`` as a plain, deterministic HTML table (cells through :func:`cell`, numbers right-aligned,
-    no ids, no inline data) wrapped in a scrolling ``div`` so a wide table never runs past the text column."""
+    no ids, no inline data). A table wider than the book's text column is folded into consecutive tables
+    that repeat its row labels (:func:`column_parts`); each sits in a scrolling ``div`` as a last resort."""
     shown = table(frame, digits, index)
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
                for c in frame.columns]
     right = ' style="text-align:right"'
-    head = "".join(f"<th{right if n else ''}>{escape(str(c))}</th>" for c, n in zip(shown.columns, numeric))
     index_head = f"<th>{escape(str(frame.index.name or ''))}</th>" if index else ""
-    body = []
-    for label, row in zip(shown.index, shown.itertuples(index=False)):
-        cells = "".join(f"<td{right if n else ''}>{escape(str(v))}</td>" for v, n in zip(row, numeric))
-        body.append(f"<tr>{f'<th>{escape(str(label))}</th>' if index else ''}{cells}</tr>")
-    return (f'<div class="{css_class}-wrap" style="overflow-x:auto"><table class="{css_class}">'
-            f"<thead><tr>{index_head}{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    tables = []
+    for part in column_parts(shown, numeric) if len(shown.columns) else [[]]:
+        head = "".join(f"<th{right if numeric[i] else ''}>{escape(str(shown.columns[i]))}</th>" for i in part)
+        body = []
+        for label, row in zip(shown.index, shown.itertuples(index=False)):
+            cells = "".join(f"<td{right if numeric[i] else ''}>{escape(str(row[i]))}</td>" for i in part)
+            body.append(f"<tr>{f'<th>{escape(str(label))}</th>' if index else ''}{cells}</tr>")
+        tables.append(f'<div class="{css_class}-wrap" style="overflow-x:auto"><table class="{css_class}">'
+                      f"<thead><tr>{index_head}{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    return "".join(tables)
 
 
 class ReaderTable(pd.DataFrame):

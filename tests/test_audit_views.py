@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 
 import pytest
 
@@ -43,21 +44,25 @@ def test_worked_lines_never_print_raw_bytes(doc):
 
 def test_findings_table_for_readers():
     t = cm.findings_table(cm.audit_table("000"))
-    assert list(t.columns) == ["claim", "quote", "claimed", "recomputed", "unit", "claimed / recomputed", "verdict"]
+    # six columns, the unit written after each value (not after a count or a yes/no), so the verdict fits at 1280 px
+    assert list(t.columns) == ["claim", "quote", "claimed", "recomputed", "claimed / recomputed", "verdict"]
     c06 = t[t["claim"] == "C06"].iloc[0]
-    assert (c06["recomputed"], c06["claimed / recomputed"]) == ("0.285", "x35")
-    assert t[t["claim"] == "C11"].iloc[0]["recomputed"] == "1,024"  # whole numbers exactly
+    assert (c06["claimed"], c06["recomputed"], c06["claimed / recomputed"]) == ("10 B params", "0.285 B params", "x35")
+    assert t[t["claim"] == "C11"].iloc[0]["recomputed"] == "1,024"  # whole numbers exactly, a count without unit
+    assert t[t["claim"] == "C15"].iloc[0]["recomputed"] == "false"  # a yes/no statement without unit
     assert "—" in set(t["claimed / recomputed"]) and "nan" not in repr(t).lower()
     html = t._repr_html_()
     assert '<table class="cm-table">' in html and "overflow-x:auto" in html
-    assert html.count("<tr>") == len(t) + 1
+    assert html.count("<tr>") == html.count("<table") * (len(t) + 1)  # every row in each part of a folded table
+    assert all(f">{escape(c)}</th>" in html for c in t.columns)
 
 
 def test_scenario_table_and_readings():
     t = cm.scenario_table("000")
     assert t.loc[0, "plan"] == "TP4·DP4·EP16" and t.loc[0, "GPUs"] == 16
     shown = t.drop(columns="reading")
-    assert shown._repr_html_().count("<tr>") == len(t) + 1  # still a reader table after a drop
+    html = shown._repr_html_()  # still a reader table after a drop
+    assert html.count("<tr>") == html.count("<table") * (len(t) + 1)
     readings = cm.scenario_readings("000")
     assert readings._repr_html_().startswith('<ul class="cm-readings">')
     assert repr(readings).splitlines()[0].startswith("as_written: TP4·DP4·EP16 = 16 GPUs")

@@ -104,16 +104,23 @@ def _reader_value(v) -> str:
     return cell(v)
 
 
+UNITLESS = ("", "bool", "count")
+"""Claim units a findings table does not write after a value (a yes/no or a plain count)."""
+
+
+def _with_unit(text: str, unit) -> str:
+    return text if text == EMPTY or _missing(unit) or unit in UNITLESS else f"{text} {unit}"
+
+
 def findings_table(df: pd.DataFrame) -> ReaderTable:
-    """One line per claim: id, quote (shortened), claimed, recomputed (3 significant digits), unit, factor,
-    verdict."""
+    """One line per claim: id, quote (shortened), claimed and recomputed (3 significant digits) each with its
+    unit, factor, verdict; six columns, so the verdict fits the book's column at 1280 px."""
     out = pd.DataFrame({
         "claim": df["claim_id"],
         "quote": [q if len(q) <= 60 else q[:57] + "..." for q in df["quote"]],
-        "claimed": [claimed_text(c, "").strip() if not isinstance(c, bool) else str(c).lower()
-                    for c in df["claimed"]],
-        "recomputed": [_reader_value(r) for r in df["recomputed"]],
-        "unit": df["unit"],
+        "claimed": [_with_unit(claimed_text(c, "").strip(), u) if not isinstance(c, bool) else str(c).lower()
+                    for c, u in zip(df["claimed"], df["unit"])],
+        "recomputed": [_with_unit(_reader_value(r), u) for r, u in zip(df["recomputed"], df["unit"])],
         "claimed / recomputed": [EMPTY if _missing(f) else f"x{factor_text(f)}" for f in df["factor"]],
         "verdict": df["verdict"],
     })
