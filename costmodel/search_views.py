@@ -237,7 +237,7 @@ def unmet_requirements(e: Estimate, requirements: dict) -> list[str]:
 def summary_row(e: Estimate, requirements: dict | None = None, **labels) -> dict:
     """One plan in display units: ``labels`` first, then plan, GPUs, memory/GPU (GB), TTFT (s),
     output and input tokens/s/GPU, tokens/s per user, and its problems (rules of severity
-    ``error`` and unmet requirements; ``-`` when none)."""
+    ``error`` and unmet requirements; empty when none, shown as a dash)."""
     x = e.metrics
     problems = [v.name for v in e.violations if v.severity == "error"]
     problems += unmet_requirements(e, requirements or {})
@@ -245,7 +245,7 @@ def summary_row(e: Estimate, requirements: dict | None = None, **labels) -> dict
             "memory/GPU (GB)": x["memory_bytes_per_gpu"] / GB, "TTFT (s)": x["ttft_s"],
             "TPOT (ms)": x["decode_step_s"] / 1e-3, "output tok/s/GPU": x["output_tokens_per_s_per_gpu"],
             "input tok/s/GPU": x["input_tokens_per_s_per_gpu"], "tok/s/user": x["tokens_per_s_per_user"],
-            "problems": ", ".join(problems) or "-"}
+            "problems": ", ".join(problems)}
 
 
 def search_summary(results: dict) -> display.ReaderTable:
@@ -258,7 +258,7 @@ def search_summary(results: dict) -> display.ReaderTable:
                "meet all requirements": int(r.plans["feasible"].sum())}
         if best is not None:
             row |= summary_row(r.estimate(best), r.requirements)
-        row["requirements dropped"] = ", ".join(dropped) or "-"
+        row["requirements dropped"] = ", ".join(dropped)
         rows.append(row)
     return display.ReaderTable(rows)
 

@@ -332,6 +332,8 @@ def test_unmet_requirements_and_summary_row():
     assert row["document"] == "x" and row["GPUs"] == 8
     assert row["problems"] == "ttft_max_s, min_tokens_per_s_per_gpu"
     assert row["memory/GPU (GB)"] == pytest.approx(e.memory_bytes_per_gpu / 1e9)
+    met = V.summary_row(e, {"ttft_max_s": 1e3})  # nothing unmet: an empty cell, shown as the reader's dash
+    assert met["problems"] == "" and cm.display.table(pd.DataFrame([met]))["problems"][0] == "—"
 
 
 def test_requirement_sets_come_from_the_ledgers():
