@@ -80,15 +80,16 @@ WORD_BREAK = re.compile(r"\s+|(?<=-)")
 
 def min_width_chars(column: str, cells) -> int:
     """The narrowest a column can be laid out, in characters: its longest unbreakable word (header or cell,
-    split at :data:`WORD_BREAK`) plus 1.5 characters of cell padding (0.45em a side)."""
+    split at :data:`WORD_BREAK`) plus 2 characters of cell padding (0.45em a side, rounded up)."""
     words = [w for text in [str(column), *map(str, cells)] for w in WORD_BREAK.split(text)]
     return max(map(len, words), default=0) + 2
 
 
 def column_parts(shown: pd.DataFrame, numeric: list[bool], budget: int = COLUMN_WIDTH_CHARS) -> list[list[int]]:
     """Column positions of each part of a table folded to fit ``budget`` characters: one part when it fits or
-    has more than :data:`FOLD_MAX_ROWS` rows; else its leading text columns (its row labels, while they take at most half the budget) head every part
-    and the other columns fill the parts in order, as many as fit (at least one a part)."""
+    has more than :data:`FOLD_MAX_ROWS` rows; else its leading text columns (its row labels, while they take at
+    most half the budget) head every part and the other columns fill the parts in order, as many as fit (at
+    least one a part)."""
     widths = [min_width_chars(c, shown[c]) for c in shown.columns]
     if sum(widths) <= budget or len(shown) > FOLD_MAX_ROWS:
         return [list(range(len(widths)))]
