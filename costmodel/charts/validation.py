@@ -6,7 +6,10 @@ Inputs are :func:`costmodel.validation.predict` and :func:`costmodel.validation.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
+
+from .. import moe
 
 GROUP_LABELS = {
     "throughput_max_load": "throughput, max load",
@@ -85,33 +88,12 @@ def error_bars(errors: pd.DataFrame, title: str = "Absolute percentage error, he
     ).resolve_scale(x="independent").properties(title=title)
 
 
-def ratio_by_plan(predictions: pd.DataFrame, title: str = "Max-load throughput: predicted / measured") -> alt.Chart:
-    """Strip chart of predicted / measured (log) for max-load rows, one row per model and plan."""
-    data = _labelled(predictions[predictions["group"] == "throughput_max_load"]).drop(columns=["metric group"])
-    data["model, plan"] = data["model"] + "  " + data["plan"]
-    rule = alt.Chart(pd.DataFrame({"r": [1.0]})).mark_rule(color="#888", strokeDash=[4, 3]).encode(x="r:Q")
-    points = alt.Chart(data).mark_point(filled=True, size=45, opacity=0.8, aria=False).encode(
-        x=alt.X("ratio:Q", scale=alt.Scale(type="log", domain=[0.5, 2.0], nice=False, clamp=True),
-                  axis=alt.Axis(values=[0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0]),
-                  title="predicted / measured (log; clamped to 0.5 ... 2)"),
-        y=alt.Y("model, plan:N", title=None),
-        color=alt.Color("hardware:N", sort=HARDWARE_ORDER, legend=alt.Legend(orient="bottom")),
-        shape=alt.Shape("split:N", sort=["train", "held-out"], legend=alt.Legend(orient="bottom")),
-        tooltip=["id", "hardware", "isl/osl", "split", alt.Tooltip("ratio:Q", format=".3f")],
-    )
-    return (rule + points).properties(title=title, width=330, height=280)
-
-
 def imbalance_curve(tokens=None, eps=(8, 32, 72), experts: int = 256, k: int = 8,
                     title: str = "Expert load imbalance: busiest EP rank / mean") -> alt.LayerChart:
     """max / mean routed tokens per rank (:func:`costmodel.moe.load_imbalance`) against the tokens of a step,
     for DeepSeek-V3's 256 experts, top-8, at several EP degrees: the measured skew without and with 32
     redundant slots (EPLB), and uniform routing (the lower bound). The published points of the fit
     (TensorRT-LLM, EP32, 4,096 tokens a step) are marked."""
-    import numpy as np
-
-    from .. import moe
-
     tokens = np.unique(np.round(np.geomspace(1, 65536, 49))) if tokens is None else np.asarray(tokens)
     rows = []
     for ep in eps:
